@@ -1,0 +1,15 @@
+"""minigan: a small reverse-mode autodiff engine on numpy, with PyTorch's API, for building GANs."""
+from minigan import nn, ops  # ops attaches the operators and methods to Tensor
+from minigan.autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from minigan.backend import (bool_, float16, float32, float64, get_default_dtype, int32, int64,
+                             set_default_dtype, uint8)
+from minigan.creation import (arange, as_tensor, from_numpy, full, full_like, ones, ones_like,
+                              rand, randint, randn, randperm, tensor, zeros, zeros_like)
+from minigan.gradcheck import GradcheckError, gradcheck, gradgradcheck
+from minigan.ops import (abs, amax, argmax, cat, clamp, exp, flatten, log, matmul, maximum, mean,
+                         minimum, norm, permute, reshape, rsqrt, sigmoid, sqrt, squeeze, stack,
+                         sum, tanh, transpose, unsqueeze, var, where)
+from minigan.random import get_rng_state, manual_seed, set_rng_state
+from minigan.tensor import Tensor
+
+__version__ = "0.1.0"

@@ -1,0 +1,358 @@
+"""Reverse-mode autodiff: Function (one op of the graph), grad mode, and the backward engine.
+
+How it works, in four steps:
+1. Every op is a Function. Calling it computes `forward` on raw arrays and, when an input needs a
+   gradient, records itself as the output's `grad_fn` together with its inputs.
+2. `backward` of a Function receives the gradient of its output as a *Tensor* and returns one
+   gradient Tensor per input, computed with ordinary Tensor ops.
+3. The engine walks the recorded graph from the output towards the leaves, highest generation
+   first, so each Function runs once, after every gradient of its output has been summed.
+4. With `create_graph=True` the engine runs those backward ops with recording on, so the
+   gradient is itself a graph that can be differentiated again: double backward for free.
+"""
+import heapq
+import itertools
+
+from minigan import backend
+from minigan.tensor import Tensor
+
+# --------------------------------------------------------------------------------------------
+# Grad mode: whether ops record a graph
+# --------------------------------------------------------------------------------------------
+_grad_enabled = True
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+class set_grad_enabled:
+    """Turn graph recording on or off inside a `with` block or a decorated function."""
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        global _grad_enabled
+        self.previous = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc_info):
+        global _grad_enabled
+        _grad_enabled = self.previous
+
+    def __call__(self, function):
+        def with_grad_mode(*args, **kwargs):
+            with type(self)(*self._args()):
+                return function(*args, **kwargs)
+        with_grad_mode.__name__ = function.__name__
+        with_grad_mode.__doc__ = function.__doc__
+        return with_grad_mode
+
+    def _args(self):
+        return (self.mode,)
+
+
+class no_grad(set_grad_enabled):
+    """Ops inside build no graph: for evaluation, sampling and optimizer updates."""
+
+    def __init__(self):
+        super().__init__(False)
+
+    def _args(self):
+        return ()
+
+
+class enable_grad(set_grad_enabled):
+    """Record a graph even inside `no_grad`."""
+
+    def __init__(self):
+        super().__init__(True)
+
+    def _args(self):
+        return ()
+
+
+# --------------------------------------------------------------------------------------------
+# Function: one node of the graph
+# --------------------------------------------------------------------------------------------
+def constant_like(value, reference):
+    """A Python number or array as a Tensor that may meet `reference` in an op.
+
+    Numbers take the reference's dtype (as torch treats scalars), or the default float dtype
+    when a float meets an integer tensor.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (bool, int, float)):
+        dtype = reference.dtype
+        if isinstance(value, float) and dtype.kind not in "fc":
+            dtype = backend.default_dtype()
+        xp = backend.get_array_module(reference.data)
+        return Tensor(xp.asarray(value, dtype=dtype))
+    return Tensor(backend.as_array(value, device=reference.device))
+
+
+class Function:
+    """One op. Subclasses define:
+
+    - `forward(*arrays) -> array`: the value, on raw arrays of the backend;
+    - `backward(grad_output) -> gradient or tuple of gradients`, one per input (None where an
+      input needs none), written with Tensor ops so that it is differentiable in turn.
+
+    `backward` reads its inputs as Tensors (`self.inputs`) and its output through
+    `self.output()`, never as cached raw arrays of something differentiable: a raw array would
+    be a constant to the second derivative and silently make it wrong. Piecewise-constant masks
+    (ReLU's `x > 0`) are the exception: their derivative is zero anyway.
+    """
+
+    generation = 0
+    inputs = None
+    saves_output = False  # True for ops whose backward reads their output (exp, tanh, sigmoid)
+
+    def __call__(self, *inputs):
+        reference = next(x for x in inputs if isinstance(x, Tensor))
+        inputs = tuple(constant_like(x, reference) for x in inputs)
+        output_data = backend.as_ndarray(self.forward(*[x.data for x in inputs]))
+        output = Tensor(output_data)
+        if _grad_enabled and any(x.requires_grad for x in inputs):
+            self.inputs = inputs
+            self.needs_input_grad = tuple(x.requires_grad for x in inputs)
+            self.generation = 1 + max(x.generation for x in inputs)
+            self.hooks = None
+            if self.saves_output:
+                self.output_data = output_data
+            output.requires_grad = True
+            output.grad_fn = self
+        return output
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, grad_output):
+        raise NotImplementedError
+
+    def output(self):
+        """The output as a Tensor of the graph, rebuilt from its data so that no reference cycle
+        output -> grad_fn -> output keeps arrays alive; gradients reaching it flow into this node."""
+        output = Tensor(self.output_data)
+        output.requires_grad = True
+        output.grad_fn = self
+        return output
+
+    def release(self):
+        """Free the graph below this node (backward without retain_graph)."""
+        self.inputs = None
+        self.output_data = None
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+# --------------------------------------------------------------------------------------------
+# The engine
+# --------------------------------------------------------------------------------------------
+def _seed_gradients(outputs, grad_outputs):
+    seeds = []
+    for i, (output, seed) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(output, Tensor):
+            raise TypeError(f"backward: output {i} is a {type(output).__name__}, not a Tensor")
+        if not output.requires_grad:
+            raise RuntimeError(
+                f"backward: output {i} (shape {output.shape}) does not require grad and has no "
+                "grad_fn: no input it was computed from has requires_grad=True")
+        if seed is None:
+            if output.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for scalar outputs, but output "
+                    f"{i} has shape {output.shape}; pass gradient=<tensor of that shape>")
+            xp = backend.get_array_module(output.data)
+            seed = Tensor(xp.ones(output.shape, dtype=output.dtype))
+        else:
+            seed = constant_like(seed, output)
+            if seed.shape != output.shape:
+                raise RuntimeError(
+                    f"backward: gradient {i} has shape {seed.shape} but the output has shape "
+                    f"{output.shape}; they must match")
+        seeds.append(seed)
+    return seeds
+
+
+def _functions_leading_to(outputs, targets):
+    """The Functions on some path from `outputs` down to a target tensor (iterative DFS)."""
+    target_ids = {id(t) for t in targets}
+    target_fns = {t.grad_fn for t in targets if t.grad_fn is not None}
+    leads = {}
+    stack = [(o.grad_fn, False) for o in outputs if o.grad_fn is not None]
+    while stack:
+        fn, children_done = stack.pop()
+        if fn in leads:
+            continue
+        if fn.inputs is None:
+            raise _freed_graph_error(fn)
+        if not children_done:
+            stack.append((fn, True))
+            stack.extend((x.grad_fn, False) for x in fn.inputs
+                         if x.grad_fn is not None and x.grad_fn not in leads)
+            continue
+        leads[fn] = fn in target_fns or any(
+            id(x) in target_ids or (x.grad_fn is not None and leads.get(x.grad_fn, False))
+            for x in fn.inputs)
+    return {fn for fn, leads_to_target in leads.items() if leads_to_target} | target_fns
+
+
+def _freed_graph_error(fn):
+    return RuntimeError(
+        f"{fn.name}: trying to backpropagate through a graph a second time, but its saved "
+        "values were freed by the first backward; pass retain_graph=True to that first call")
+
+
+def _run_backward(outputs, seeds, retain_graph, create_graph, targets=None):
+    """Propagate `seeds` from `outputs` towards the leaves.
+
+    Without `targets`, gradients are summed into the `.grad` of every leaf that requires grad.
+    With `targets` (a list of tensors), nothing is written to `.grad`; their gradients are
+    returned in order (None where a target was not reached).
+    """
+    needed = None if targets is None else _functions_leading_to(outputs, targets)
+    target_ids = None if targets is None else {id(t) for t in targets}
+    grads = {}        # Function -> gradient of its output, summed over its consumers
+    leaf_grads = {}   # id(leaf) -> [leaf, gradient]
+    heap, order = [], itertools.count()
+
+    def accumulate(tensor, gradient):
+        fn = tensor.grad_fn
+        if fn is None:
+            if target_ids is None or id(tensor) in target_ids:
+                entry = leaf_grads.get(id(tensor))
+                if entry is None:
+                    leaf_grads[id(tensor)] = [tensor, gradient]
+                else:
+                    entry[1] = entry[1] + gradient
+        elif needed is None or fn in needed:
+            if fn in grads:
+                grads[fn] = grads[fn] + gradient
+            else:
+                grads[fn] = gradient
+                heapq.heappush(heap, (-fn.generation, next(order), fn))
+
+    with set_grad_enabled(create_graph):
+        for output, seed in zip(outputs, seeds):
+            accumulate(output, seed)
+        captured = {}
+        target_fns = set() if targets is None else {t.grad_fn for t in targets if t.grad_fn is not None}
+        while heap:
+            fn = heapq.heappop(heap)[2]
+            grad_output = grads.pop(fn)
+            if fn.hooks:
+                grad_output = _apply_hooks(fn.hooks, grad_output)
+            if fn in target_fns:
+                captured[fn] = grad_output
+            if fn.inputs is None:
+                raise _freed_graph_error(fn)
+            input_grads = fn.backward(grad_output)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for x, gx in zip(fn.inputs, input_grads):
+                if gx is not None and x.requires_grad:
+                    if gx.shape != x.shape:
+                        raise RuntimeError(
+                            f"{fn.name}.backward returned a gradient of shape {gx.shape} for an "
+                            f"input of shape {x.shape}")
+                    accumulate(x, gx)
+            if not retain_graph:
+                fn.release()
+
+        handed_out = {id(seed.data) for seed in seeds}
+        if targets is not None:
+            gradients = [_captured_gradient(t, captured, leaf_grads) for t in targets]
+            if create_graph:
+                return gradients
+            return [g if g is None else Tensor(_unshared(g.data, handed_out)) for g in gradients]
+        for leaf, gradient in leaf_grads.values():
+            if leaf._hooks:
+                gradient = _apply_hooks(leaf._hooks, gradient)
+            _store_leaf_grad(leaf, gradient, create_graph, handed_out)
+    return None
+
+
+def _captured_gradient(target, captured, leaf_grads):
+    if target.grad_fn is not None:
+        return captured.get(target.grad_fn)
+    entry = leaf_grads.get(id(target))
+    if entry is None:
+        return None
+    return _apply_hooks(target._hooks, entry[1]) if target._hooks else entry[1]
+
+
+def _apply_hooks(hooks, gradient):
+    for hook in hooks:
+        replaced = hook(gradient)
+        if replaced is not None:
+            gradient = replaced
+    return gradient
+
+
+def _unshared(array, handed_out):
+    """`array`, or a copy of it where it may be seen elsewhere: a view, a seed the caller gave,
+    or an array already handed to another leaf (`a + b` gives both the same gradient)."""
+    if array.base is not None or id(array) in handed_out:
+        array = array.copy()
+    handed_out.add(id(array))
+    return array
+
+
+def _store_leaf_grad(leaf, gradient, create_graph, handed_out):
+    """Sum `gradient` into `leaf.grad`; the stored array never aliases another tensor's memory."""
+    if leaf.grad is None:
+        leaf.grad = gradient.clone() if create_graph else Tensor(_unshared(gradient.data, handed_out))
+    elif create_graph:
+        leaf.grad = leaf.grad + gradient
+    else:
+        leaf.grad.data += gradient.data  # nothing records this, so accumulate in place
+
+
+def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
+    """Sum d tensor / d leaf into `.grad` of every leaf that requires grad (see Tensor.backward)."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = _seed_gradients([tensor], [gradient])
+    _run_backward([tensor], seeds, retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """The gradients of `outputs` with respect to `inputs`, as a tuple; `.grad` is left untouched.
+
+    With `create_graph=True` the returned gradients are themselves differentiable, which is what
+    a gradient penalty needs.
+    """
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single_input = isinstance(inputs, Tensor)
+    inputs = [inputs] if single_input else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"grad: input {i} is a {type(x).__name__}, not a Tensor")
+        if not x.requires_grad:
+            raise RuntimeError(
+                f"grad: input {i} (shape {x.shape}) does not require grad; create it with "
+                "requires_grad=True or call .requires_grad_() before using it")
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = _seed_gradients(outputs, grad_outputs)
+    gradients = _run_backward(outputs, seeds, retain_graph, create_graph, targets=inputs)
+    for i, (x, g) in enumerate(zip(inputs, gradients)):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {x.shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it")
+    return tuple(gradients)

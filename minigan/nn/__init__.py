@@ -1,0 +1,2 @@
+"""Neural-network building blocks: modules, layers, initialisation and the functional forms."""
+from minigan.nn import functional
