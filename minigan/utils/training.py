@@ -1,0 +1,223 @@
+"""The plumbing every GAN example shares: flags, data, progress, sample grids, checkpoints, summary.
+
+An example keeps its models and its training step in plain sight and hands the rest to a
+`TrainingRun`:
+
+    run = TrainingRun("mnist_mlp", args, models={"G": G, "D": D}, optimizers={"G": opt_G, "D": opt_D})
+    run.set_sampler(lambda: G(fixed_noise))
+    for epoch, batch_index, indices in run.batches(len(images)):
+        ...one D step and one G step...
+        run.log({"D": loss_D, "G": loss_G})
+    run.finish()
+
+Checkpoints hold both networks, both optimizers, the random generators and the position in the
+data, so `--resume` continues a run exactly where it stopped.
+"""
+import argparse
+import glob
+import json
+import os
+import time
+
+import numpy as np
+
+import minigan
+from minigan.utils import images as image_files
+
+CHECKPOINT_PATTERN = "checkpoint-{step:08d}.npz"
+
+
+def example_arguments(description, **defaults):
+    """The flags every MNIST example accepts; `defaults` sets each example's own values."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"],
+                        help="array library: numpy (CPU) or cupy (GPU)")
+    parser.add_argument("--epochs", type=int, default=defaults.get("epochs", 5))
+    parser.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 128))
+    parser.add_argument("--lr", type=float, default=defaults.get("lr", 2e-4))
+    parser.add_argument("--seed", type=int, default=defaults.get("seed", 0))
+    parser.add_argument("--out", default=None, help="output folder (default: runs/<example>/)")
+    parser.add_argument("--data-dir", default=None, help="folder with MNIST's IDX files")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (a quick run)")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    parser.add_argument("--sample-every", type=int, default=None,
+                        help="also write a sample grid every N steps (default: once per epoch)")
+    parser.add_argument("--log-every", type=int, default=20, help="print a loss line every N steps")
+    parser.add_argument("--keep-checkpoints", type=int, default=3, help="how many checkpoints to keep")
+    parser.add_argument("--show", action="store_true", help="open the final figures in windows")
+    return parser
+
+
+def check_arguments(parser, args):
+    """Refuse flags out of range with a message that names the flag."""
+    positive = {"--epochs": args.epochs, "--batch-size": args.batch_size, "--log-every": args.log_every,
+                "--keep-checkpoints": args.keep_checkpoints}
+    if args.max_steps is not None:
+        positive["--max-steps"] = args.max_steps
+    if args.sample_every is not None:
+        positive["--sample-every"] = args.sample_every
+    for flag, value in positive.items():
+        if value < 1:
+            parser.error(f"{flag} must be at least 1, got {value}")
+    if not args.lr > 0:
+        parser.error(f"--lr must be positive, got {args.lr}")
+
+
+class TrainingRun:
+    def __init__(self, name, args, models, optimizers):
+        self.name, self.args = name, args
+        self.models, self.optimizers = models, optimizers
+        self.out = args.out or os.path.join("runs", name)
+        os.makedirs(self.out, exist_ok=True)
+        self.epoch, self.batch_index, self.step = 0, 0, 0
+        self.history = {}
+        self.sample_paths = []
+        self.started = time.perf_counter()
+        self.steps_this_session = 0
+        self.progress = None
+        if args.resume:
+            self._resume()
+
+    # -- data order ---------------------------------------------------------------------------
+    def batches(self, count):
+        """(epoch, batch index, example indices) for every remaining step of the run.
+
+        Each epoch's order is a permutation drawn from a generator seeded by (seed, epoch), so a
+        resumed run sees exactly the batches an uninterrupted one would.
+        """
+        from tqdm import tqdm
+
+        per_epoch = count // self.args.batch_size
+        if per_epoch == 0:
+            raise ValueError(f"{self.name}: --batch-size {self.args.batch_size} is larger than the "
+                             f"{count} training images")
+        total = self.args.epochs * per_epoch
+        if self.args.max_steps is not None:
+            total = min(total, self.args.max_steps)
+        self.progress = tqdm(total=total, initial=self.step, desc=self.name, unit="step",
+                             dynamic_ncols=True, leave=True)
+        while self.step < total:
+            order = np.random.default_rng([self.args.seed, self.epoch]).permutation(count)
+            while self.batch_index < per_epoch and self.step < total:
+                start = self.batch_index * self.args.batch_size
+                yield self.epoch, self.batch_index, order[start:start + self.args.batch_size]
+                self.batch_index += 1
+                self.step += 1
+                self.steps_this_session += 1
+                if self.args.sample_every and self.step % self.args.sample_every == 0:
+                    self.write_samples(f"step{self.step:07d}")
+            if self.batch_index == per_epoch:
+                self.epoch, self.batch_index = self.epoch + 1, 0
+                self.end_epoch()
+        self.progress.close()
+
+    # -- logging ------------------------------------------------------------------------------
+    def log(self, losses):
+        """Record this step's losses (tensors or numbers); print a line every --log-every steps.
+
+        Losses stay on their device until a line is printed: no synchronisation on other steps.
+        """
+        for key, value in losses.items():
+            # detached: a loss tensor would otherwise keep its whole graph alive
+            self.history.setdefault(key, []).append(value.detach() if hasattr(value, "detach") else value)
+        self.progress.update(1)
+        if (self.step + 1) % self.args.log_every == 0:
+            latest = {key: float(values[-1]) for key, values in self.history.items()}
+            self.progress.set_postfix({k: f"{v:.3f}" for k, v in latest.items()})
+            fields = " | ".join(f"{k} {v:.4f}" for k, v in latest.items())
+            self.progress.write(f"Epoch {self.epoch + 1}/{self.args.epochs} | Iter {self.batch_index + 1} | {fields}")
+
+    # -- samples ------------------------------------------------------------------------------
+    def set_sampler(self, sample_fn):
+        """`sample_fn()` returns images (N, C, H, W) in [-1, 1] drawn from fixed noise."""
+        self.sample_fn = sample_fn
+
+    def write_samples(self, label):
+        images = self.sample_fn()
+        path = os.path.join(self.out, f"samples_{label}.png")
+        image_files.save_grid(images.numpy() if hasattr(images, "numpy") else images, path)
+        self.sample_paths.append(path)
+        return path
+
+    def end_epoch(self):
+        self.write_samples(f"epoch{self.epoch:03d}")
+        self.save_checkpoint()
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def save_checkpoint(self):
+        state = {
+            "example": self.name, "epoch": self.epoch, "batch_index": self.batch_index, "step": self.step,
+            "models": {k: m.state_dict() for k, m in self.models.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "rng": minigan.get_rng_state(),
+            "history": {k: np.array([float(v) for v in values]) for k, values in self.history.items()},
+        }
+        path = os.path.join(self.out, CHECKPOINT_PATTERN.format(step=self.step))
+        minigan.save(state, path)
+        for old in sorted(glob.glob(os.path.join(self.out, "checkpoint-*.npz")))[:-self.args.keep_checkpoints]:
+            os.remove(old)
+        return path
+
+    def _resume(self):
+        candidates = sorted(glob.glob(os.path.join(self.out, "checkpoint-*.npz")), reverse=True)
+        if not candidates:
+            raise FileNotFoundError(f"--resume: no checkpoint-*.npz in {self.out}; run without --resume first")
+        for path in candidates:
+            try:
+                state = minigan.load(path)
+                break
+            except (ValueError, OSError) as error:
+                print(f"warning: skipping unreadable checkpoint {path}: {error}")
+        else:
+            raise RuntimeError(f"--resume: none of the checkpoints in {self.out} could be read")
+        if state["example"] != self.name:
+            raise ValueError(f"--resume: {path} was written by {state['example']}, not {self.name}")
+        for key, model in self.models.items():
+            model.load_state_dict(state["models"][key])
+        for key, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][key])
+        minigan.set_rng_state(state["rng"])
+        self.epoch, self.batch_index, self.step = state["epoch"], state["batch_index"], state["step"]
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        print(f"resumed from {path} at epoch {self.epoch + 1}, step {self.step}")
+
+    # -- the end --------------------------------------------------------------------------------
+    def finish(self, extra_summary=None):
+        """Checkpoint, the last sample grid, the GIF, the loss curves and the summary JSON."""
+        files = [self.save_checkpoint(), self.write_samples(f"step{self.step:07d}")]
+        files.append(image_files.save_gif(self.sample_paths, os.path.join(self.out, "samples.gif")))
+        files.append(self._plot_losses())
+        seconds = time.perf_counter() - self.started
+        summary = {
+            "example": self.name, "epochs": self.args.epochs, "steps": self.step,
+            "seconds": round(seconds, 2), "steps_per_second": round(self.steps_this_session / max(seconds, 1e-9), 3),
+            "final_losses": {k: float(v[-1]) for k, v in self.history.items() if v},
+            "backend": self.args.backend, "files": files, **(extra_summary or {}),
+        }
+        summary_path = os.path.join(self.out, "summary.json")
+        with open(summary_path + ".tmp", "w") as stream:
+            json.dump(summary, stream, indent=2)
+        os.replace(summary_path + ".tmp", summary_path)
+        summary["files"].append(summary_path)
+        print(f"\n{self.name}: {self.step} steps in {seconds:.1f} s ({summary['steps_per_second']} steps/s); "
+              "final losses " + ", ".join(f"{k} {v:.4f}" for k, v in summary["final_losses"].items()))
+        for path in summary["files"]:
+            print("wrote", path)
+        return summary
+
+    def _plot_losses(self):
+        import matplotlib.pyplot as plt
+
+        figure, ax = plt.subplots(figsize=(7, 4))
+        for key, values in self.history.items():
+            ax.plot([float(v) for v in values], label=key, linewidth=0.8)
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.legend()
+        path = os.path.join(self.out, "losses.png")
+        figure.savefig(path + ".tmp.png", dpi=90)
+        os.replace(path + ".tmp.png", path)
+        if self.args.show:
+            plt.show()
+        plt.close(figure)
+        return path
