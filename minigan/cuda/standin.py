@@ -1,0 +1,288 @@
+"""A stand-in GPU for machines without one: numpy computes, but arrays behave as CuPy's at the
+host/device boundary, and every array-library call is counted as a kernel launch.
+
+CuPy code breaks in ways numpy code never shows: a numpy array made inside an op and combined with
+device data, an index array left on the host, a silent conversion to host in the middle of a step.
+On the stand-in each of those raises `HostDeviceError` at once, so the CPU test suite catches them.
+
+- `DeviceArray` wraps a numpy array. It refuses to meet a numpy array in any operation, refuses
+  implicit conversion (`numpy.asarray(a)` raises, as with CuPy; `a.get()` copies to the host).
+- `xp` (the module object) mirrors numpy's namespace as `cupy` mirrors it: `xp.exp`, `xp.zeros`,
+  `xp.add.at`, `xp.lib.stride_tricks.as_strided`... on DeviceArrays.
+- `counter` counts launches (a call that writes new memory or writes in place; views are free,
+  as on the GPU), host synchronisations (`.item()`, `float()`, `.get()`) and host-to-device copies.
+"""
+import types
+
+import numpy
+
+
+class HostDeviceError(TypeError):
+    """Host (numpy) data met device data, or device data was converted to host implicitly."""
+
+
+class LaunchCounter:
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.launches = 0
+        self.syncs = 0
+        self.transfers = 0
+        self.paused = 0
+
+
+counter = LaunchCounter()
+
+
+class single_launch:
+    """Count what runs inside as one launch: a custom kernel's twin stands for one kernel."""
+
+    def __enter__(self):
+        counter.paused += 1
+
+    def __exit__(self, *exc_info):
+        counter.paused -= 1
+        if not counter.paused:
+            counter.launches += 1
+
+
+def _refuse(what):
+    raise HostDeviceError(
+        f"stand-in device: {what}; on a GPU this fails the same way. Keep all arrays of an op on "
+        "one device: create them with the input's array module (get_array_module(x).zeros(...)) "
+        "or move tensors with .to(device)")
+
+
+def _unwrap(value, name):
+    """Device arrays to the numpy arrays inside; host arrays are refused, containers walked."""
+    if type(value) is DeviceArray:
+        return value._array
+    if isinstance(value, numpy.ndarray):
+        _refuse(f"a host numpy array of shape {value.shape} was passed to {name} together with device data")
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unwrap(v, name) for v in value)
+    return value
+
+
+def _wrap(value):
+    if isinstance(value, numpy.ndarray):
+        return DeviceArray(value)
+    if isinstance(value, numpy.generic) and not isinstance(value, (numpy.str_, numpy.bytes_)):
+        return DeviceArray(numpy.asarray(value))  # CuPy gives 0-d device arrays, never host scalars
+    if isinstance(value, tuple):
+        return tuple(_wrap(v) for v in value)
+    if isinstance(value, list):
+        return [_wrap(v) for v in value]
+    return value
+
+
+def _writes_new_memory(result, inputs):
+    arrays = [r for r in (result if isinstance(result, tuple) else (result,)) if isinstance(r, numpy.ndarray)]
+    return any(not any(numpy.may_share_memory(r, i) for i in inputs) for r in arrays)
+
+
+def _count_call(result, raw_args, in_place=False):
+    if counter.paused:
+        return
+    inputs = [a for a in raw_args if isinstance(a, numpy.ndarray)]
+    if in_place or _writes_new_memory(result, inputs):
+        counter.launches += 1
+
+
+def _device_call(function, name, owner=None):
+    """`function` taking and giving device arrays; `owner` is the array a method belongs to."""
+    def call(*args, **kwargs):
+        raw_args = _unwrap(args, name)
+        raw_kwargs = {k: _unwrap(v, name) for k, v in kwargs.items()}
+        result = function(*raw_args, **raw_kwargs)
+        inputs = [a for a in raw_args if isinstance(a, numpy.ndarray)]
+        inputs += [a for v in raw_args if isinstance(v, (list, tuple)) for a in v if isinstance(a, numpy.ndarray)]
+        if owner is not None:
+            inputs.append(owner)
+        _count_call(result, inputs, in_place="out" in kwargs or result is None)
+        return _wrap(result)
+    call.__name__ = name
+    return call
+
+
+def _device_method(array, method, name):
+    return _device_call(method, name, owner=array)
+
+
+_TRANSFERS = {"asarray", "array", "ascontiguousarray"}
+
+
+def _transfer(function, name):
+    """asarray and friends accept host data: that is an explicit host-to-device copy."""
+    def call(data, *args, **kwargs):
+        if type(data) is DeviceArray:
+            result = function(data._array, *args, **kwargs)
+            _count_call(result, [data._array])
+            return _wrap(result)
+        if isinstance(data, (numpy.ndarray, numpy.generic)) or isinstance(data, (list, tuple)):
+            counter.transfers += 1
+        return DeviceArray(numpy.array(function(data, *args, **kwargs)))
+    call.__name__ = name
+    return call
+
+
+class _Namespace:
+    """numpy's namespace (or a submodule of it) seen from the device."""
+
+    def __init__(self, module, prefix):
+        self._module, self._prefix = module, prefix
+
+    def __getattr__(self, attribute):
+        value = getattr(self._module, attribute)
+        name = f"{self._prefix}.{attribute}"
+        if attribute == "ndarray":
+            return DeviceArray
+        if isinstance(value, types.ModuleType):
+            wrapped = _Namespace(value, name)
+        elif isinstance(value, numpy.ufunc):
+            wrapped = _Ufunc(value, name)
+        elif isinstance(value, type):
+            wrapped = value  # dtypes and scalar types are shared with the host, as in CuPy
+        elif callable(value):
+            wrapped = _transfer(value, name) if attribute in _TRANSFERS else _device_call(value, name)
+        else:
+            wrapped = value
+        setattr(self, attribute, wrapped)
+        return wrapped
+
+
+class _Ufunc:
+    """A numpy ufunc on device arrays, with its methods (`xp.add.at`, `xp.maximum.reduce`)."""
+
+    def __init__(self, ufunc, name):
+        self._call = _device_call(ufunc, name)
+        self._ufunc, self._name = ufunc, name
+
+    def __call__(self, *args, **kwargs):
+        return self._call(*args, **kwargs)
+
+    def __getattr__(self, method):
+        return _device_call(getattr(self._ufunc, method), f"{self._name}.{method}")
+
+
+xp = _Namespace(numpy, "xp")
+
+
+def _binary(operator_name):
+    def method(self, other):
+        raw_other = _unwrap(other, f"the operator {operator_name}")
+        result = getattr(self._array, operator_name)(raw_other)
+        if result is NotImplemented:
+            return result
+        _count_call(result, [self._array] + ([raw_other] if isinstance(raw_other, numpy.ndarray) else []),
+                    in_place=operator_name.startswith("__i"))
+        return self if operator_name.startswith("__i") else _wrap(result)
+    method.__name__ = operator_name
+    return method
+
+
+def _unary(operator_name):
+    def method(self):
+        result = getattr(self._array, operator_name)()
+        _count_call(result, [self._array])
+        return _wrap(result)
+    method.__name__ = operator_name
+    return method
+
+
+class DeviceArray:
+    """A numpy array that lives on the stand-in device."""
+
+    __slots__ = ("_array",)
+
+    def __init__(self, array):
+        self._array = array
+
+    # -- what numpy would do silently, refused as CuPy refuses it ---------------------------
+    def __array__(self, *args, **kwargs):
+        _refuse(f"implicit conversion of a device array of shape {self.shape} to a host numpy array "
+                "(use .get() to copy it to the host explicitly)")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        _refuse(f"numpy.{ufunc.__name__} was called on a device array: call it through the array's "
+                "module (get_array_module(x)) instead of numpy")
+
+    def __array_function__(self, function, types_, args, kwargs):
+        _refuse(f"numpy.{function.__name__} was called on a device array: call it through the array's "
+                "module (get_array_module(x)) instead of numpy")
+
+    # -- leaving the device, explicitly ----------------------------------------------------
+    def get(self):
+        counter.syncs += 1
+        return self._array.copy()
+
+    def item(self):
+        counter.syncs += 1
+        return self._array.item()
+
+    def tolist(self):
+        counter.syncs += 1
+        return self._array.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        return bool(self.item())
+
+    def __index__(self):
+        return int(self.item())
+
+    # -- metadata and views: no launch ---------------------------------------------------------
+    shape = property(lambda self: self._array.shape)
+    dtype = property(lambda self: self._array.dtype)
+    ndim = property(lambda self: self._array.ndim)
+    size = property(lambda self: self._array.size)
+    strides = property(lambda self: self._array.strides)
+    itemsize = property(lambda self: self._array.itemsize)
+    nbytes = property(lambda self: self._array.nbytes)
+    flags = property(lambda self: self._array.flags)
+    base = property(lambda self: None if self._array.base is None else DeviceArray(self._array.base))
+    T = property(lambda self: DeviceArray(self._array.T))
+    mT = property(lambda self: DeviceArray(self._array.mT))
+    device = property(lambda self: "standin")
+
+    def __len__(self):
+        return len(self._array)
+
+    def __repr__(self):
+        return f"DeviceArray({self._array!r})"
+
+    def __getattr__(self, attribute):
+        if attribute.startswith("__array"):  # numpy's other doors to the raw buffer stay shut
+            raise AttributeError(attribute)
+        value = getattr(self._array, attribute)
+        return _device_method(self._array, value, f"ndarray.{attribute}") if callable(value) else value
+
+    def __getitem__(self, index):
+        result = self._array[_unwrap(index, "indexing (an index array left on the host?)")]
+        _count_call(result, [self._array])
+        return _wrap(result)
+
+    def __setitem__(self, index, value):
+        self._array[_unwrap(index, "indexing (an index array left on the host?)")] = _unwrap(value, "item assignment")
+        _count_call(None, [], in_place=True)
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    __hash__ = None
+
+
+for _name in ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+              "__rtruediv__", "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__", "__rpow__",
+              "__matmul__", "__rmatmul__", "__and__", "__rand__", "__or__", "__ror__", "__xor__", "__rxor__",
+              "__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__",
+              "__iadd__", "__isub__", "__imul__", "__itruediv__", "__iand__", "__ior__", "__ipow__"]:
+    setattr(DeviceArray, _name, _binary(_name))
+for _name in ["__neg__", "__pos__", "__abs__", "__invert__"]:
+    setattr(DeviceArray, _name, _unary(_name))
