@@ -7,8 +7,9 @@ from minigan.creation import (arange, as_tensor, from_numpy, full, full_like, on
                               rand, randint, randn, randperm, tensor, zeros, zeros_like)
 from minigan.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from minigan.ops import (abs, amax, argmax, cat, clamp, exp, flatten, log, matmul, maximum, mean,
-                         minimum, norm, permute, reshape, rsqrt, sigmoid, sqrt, squeeze, stack,
+                         minimum, permute, reshape, rsqrt, sigmoid, sqrt, squeeze, stack,
                          sum, tanh, transpose, unsqueeze, var, where)
+from minigan.ops.reduce import norm  # after `ops`: minigan.ops.norm is the normalisation module
 from minigan.random import get_rng_state, manual_seed, set_rng_state
 from minigan.tensor import Tensor
 

@@ -1,0 +1,200 @@
+"""Losses: binary cross-entropy on probabilities and on logits, and mean squared error, as torch.
+
+Each loss is computed per element, multiplied by the optional `weight`, then reduced ('mean',
+'sum' or 'none'). The two cross-entropies are Functions whose backward formulas are torch's own,
+so first *and* second derivatives agree with torch to the last bits, including torch's clamps.
+"""
+from minigan.autograd import Function
+from minigan.backend import get_array_module
+from minigan.ops.activation import LogSigmoid, logsigmoid, sigmoid
+from minigan.ops.broadcast import sum_to
+from minigan.ops.math import clamp, log
+
+# torch keeps BCE's derivatives finite at p = 0 and 1 with a small epsilon: its first derivative
+# clamps p (1 - p) at EPSILON, a C float 1e-12, which is 9.999999960041972e-13 as a double; its
+# second derivatives use the double 1e-12. Matching torch to the last bits needs both.
+_FIRST_ORDER_EPS = 9.999999960041972e-13
+_SECOND_ORDER_EPS = 1e-12
+
+
+# --------------------------------------------------------------------------------------------
+# Binary cross-entropy on probabilities p, targets y:  -[y log p + (1 - y) log(1 - p)]
+# --------------------------------------------------------------------------------------------
+def _log_clamped(log_function, argument, defined):
+    """max(log_function(argument), -100), as torch clamps each log of BCE; where `defined` is
+    False the log would be -inf (log 0), so it is not evaluated and -100 is taken directly."""
+    xp = get_array_module(argument)
+    safe_argument = xp.where(defined, argument, 0.5)
+    return xp.where(defined, xp.maximum(log_function(safe_argument), -100), -100)
+
+
+class BinaryCrossEntropy(Function):
+    """The unreduced, unweighted loss; each log is clamped at -100, so p = 0 or 1 stays finite."""
+
+    def forward(self, p, y):
+        xp = get_array_module(p)
+        log_p = _log_clamped(xp.log, p, p > 0)
+        log_1_minus_p = _log_clamped(xp.log1p, -p, p < 1)  # log1p(-p) is exact for small p
+        return (y - 1) * log_1_minus_p - y * log_p
+
+    def backward(self, grad_output):
+        p, y = self.inputs
+        need_p, need_y = self.needs_input_grad
+        grad_p = BinaryCrossEntropyGrad()(grad_output, p, y) if need_p else None
+        # d/dy = log(1 - p) - log(p) = -logit(p), unclamped, as torch
+        grad_y = -grad_output * log(p / (1 - p)) if need_y else None
+        return grad_p, grad_y
+
+
+class BinaryCrossEntropyGrad(Function):
+    """d BCE / dp = g (p - y) / max(p (1 - p), eps): torch's first derivative, finite at p = 0 and 1.
+    Its backward gives torch's second derivatives (which add eps to p and 1 - p instead of
+    clamping), so a gradient penalty through BCE matches torch."""
+
+    def forward(self, grad_output, p, y):
+        xp = get_array_module(p)
+        return grad_output * (p - y) / xp.maximum((1 - p) * p, _FIRST_ORDER_EPS)
+
+    def backward(self, grad_grad):
+        grad_output, p, y = self.inputs
+        need_grad_output, need_p, need_y = self.needs_input_grad
+        p_eps, one_minus_p_eps = p + _SECOND_ORDER_EPS, 1 - p + _SECOND_ORDER_EPS
+        grad_grad_output = (p - y) / (p_eps * one_minus_p_eps) * grad_grad if need_grad_output else None
+        # d/dp (p - y) / (p (1 - p)) = (p² - 2 p y + y) / (p (1 - p))²
+        grad_p = ((p * p - 2 * p * y + y) / (p_eps * p_eps * (one_minus_p_eps * one_minus_p_eps))
+                  * (grad_grad * grad_output)) if need_p else None
+        # d/dy (p - y) / (p (1 - p)) = -1 / (p (1 - p))
+        grad_y = -grad_grad * grad_output / clamp((1 - p) * p, min=_SECOND_ORDER_EPS) if need_y else None
+        return grad_grad_output, grad_p, grad_y
+
+
+# --------------------------------------------------------------------------------------------
+# Binary cross-entropy on logits x:  -[pos_weight y log σ(x) + (1 - y) log(1 - σ(x))]
+# --------------------------------------------------------------------------------------------
+class BinaryCrossEntropyWithLogits(Function):
+    """The unreduced, unweighted loss (1 - y) x - (1 + (pos_weight - 1) y) log σ(x), which is the
+    cross-entropy above rewritten with log(1 - σ(x)) = log σ(x) - x: finite for any x. Inputs are
+    (x, y) or (x, y, pos_weight)."""
+
+    def forward(self, x, y, pos_weight=None):
+        log_sigmoid = LogSigmoid().forward(x)  # stable: min(x, 0) - log(1 + e^-|x|)
+        if pos_weight is None:
+            return (1 - y) * x - log_sigmoid
+        log_weight = (pos_weight - 1) * y + 1
+        return (1 - y) * x - log_weight * log_sigmoid
+
+    def backward(self, grad_output):
+        x, y = self.inputs[:2]
+        need_x, need_y = self.needs_input_grad[:2]
+        if len(self.inputs) == 2:
+            # d/dx = σ(x) - y;  d/dy = -x
+            return (grad_output * (sigmoid(x) - y) if need_x else None,
+                    -x * grad_output if need_y else None)
+        pos_weight = self.inputs[2]
+        weighted_target = pos_weight * y
+        # d/dx = (pos_weight y + 1 - y) σ(x) - pos_weight y
+        grad_x = grad_output * ((weighted_target + 1 - y) * sigmoid(x) - weighted_target) if need_x else None
+        # d/dy = log σ(-x) - pos_weight log σ(x)
+        grad_y = grad_output * (logsigmoid(-x) - pos_weight * logsigmoid(x)) if need_y else None
+        # d/d pos_weight = -y log σ(x), summed over the dims along which pos_weight was broadcast
+        grad_pos_weight = (sum_to(-grad_output * y * logsigmoid(x), pos_weight.shape)
+                           if self.needs_input_grad[2] else None)
+        return grad_x, grad_y, grad_pos_weight
+
+
+# --------------------------------------------------------------------------------------------
+# Checks, weighting and reduction, shared by the losses
+# --------------------------------------------------------------------------------------------
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(op, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _check_same_shape(op, input, target):
+    if input.shape != target.shape:
+        raise ValueError(
+            f"{op}: target shape {tuple(target.shape)} differs from input shape {tuple(input.shape)}; "
+            "they must be equal (reshape one of them)")
+
+
+def _check_broadcasts_to(op, name, tensor, shape):
+    """`tensor` (weight, pos_weight) must broadcast to the input's shape without enlarging it."""
+    if tensor is None:
+        return
+    try:
+        fits = get_array_module(tensor.data).broadcast_shapes(tensor.shape, shape) == tuple(shape)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{op}: {name} of shape {tuple(tensor.shape)} does not broadcast to the "
+                         f"input shape {tuple(shape)}")
+
+
+def _check_probabilities(op, name, tensor, hint=""):
+    """BCE's log p and log(1 - p) only mean something for 0 <= p <= 1."""
+    data = tensor.data
+    xp = get_array_module(data)
+    if bool(((data >= 0) & (data <= 1)).all()):
+        return
+    found = "NaN" if bool(xp.isnan(data).any()) else f"values in [{float(data.min()):g}, {float(data.max()):g}]"
+    raise ValueError(f"{op}: every element of {name} must lie in [0, 1], but {name} holds {found}{hint}")
+
+
+def _weighted_and_reduced(loss, weight, reduction):
+    if weight is not None:
+        loss = loss * weight
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def _check_loss_arguments(op, input, target, reduction, weight):
+    _check_reduction(op, reduction)
+    _check_same_shape(op, input, target)
+    _check_broadcasts_to(op, "weight", weight, input.shape)
+
+
+# --------------------------------------------------------------------------------------------
+# The losses
+# --------------------------------------------------------------------------------------------
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """torch.nn.functional.binary_cross_entropy: `input` holds probabilities in [0, 1].
+
+    Each log is clamped at -100, as torch does, so p = 0 or 1 gives a finite loss; p itself is
+    not clipped. Values outside [0, 1] (in input or target) raise a ValueError.
+    """
+    op = "binary_cross_entropy"
+    _check_loss_arguments(op, input, target, reduction, weight)
+    _check_probabilities(op, "input", input,
+                         hint="; pass probabilities (e.g. a sigmoid's output), or pass logits to "
+                              "binary_cross_entropy_with_logits")
+    _check_probabilities(op, "target", target)
+    return _weighted_and_reduced(BinaryCrossEntropy()(input, target), weight, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """torch.nn.functional.binary_cross_entropy_with_logits: BCE of sigmoid(input), computed from
+    the logits directly so it stays finite for logits of any size. `pos_weight` multiplies the
+    loss of the positive class and broadcasts against the input (one value per class)."""
+    op = "binary_cross_entropy_with_logits"
+    _check_loss_arguments(op, input, target, reduction, weight)
+    _check_broadcasts_to(op, "pos_weight", pos_weight, input.shape)
+    inputs = (input, target) if pos_weight is None else (input, target, pos_weight)
+    return _weighted_and_reduced(BinaryCrossEntropyWithLogits()(*inputs), weight, reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """torch.nn.functional.mse_loss: (input - target)² per element, reduced.
+
+    Unlike torch, which only warns and then broadcasts when the shapes differ (almost always a
+    bug, e.g. (N, 1) against (N,) giving an (N, N) loss), a shape mismatch raises a ValueError.
+    """
+    op = "mse_loss"
+    _check_loss_arguments(op, input, target, reduction, None)
+    difference = input - target
+    return _weighted_and_reduced(difference * difference, None, reduction)

@@ -1,0 +1,183 @@
+"""binary_cross_entropy, binary_cross_entropy_with_logits and mse_loss against torch (float64):
+values, first and second order, every reduction, weights, extreme inputs, and the errors."""
+import numpy
+import pytest
+from parity import assert_matches_torch, torch
+
+import minigan
+from minigan.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss
+
+F = torch.nn.functional
+rng = numpy.random.default_rng(1)  # not parity's seed 0: its cotangents must not equal our inputs
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def probabilities(*shape):
+    return rng.uniform(0.05, 0.95, shape)
+
+
+def randn(*shape):
+    return rng.standard_normal(shape)
+
+
+# --------------------------------------------------------------------------------------------
+# Every loss, every reduction: input and target both differentiable
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_cross_entropy_matches_torch(reduction):
+    assert_matches_torch(lambda p, y: binary_cross_entropy(p, y, reduction=reduction),
+                         [probabilities(4, 3), rng.uniform(0, 1, (4, 3))],
+                         torch_fn=lambda p, y: F.binary_cross_entropy(p, y, reduction=reduction))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_cross_entropy_with_logits_matches_torch(reduction):
+    assert_matches_torch(lambda x, y: binary_cross_entropy_with_logits(x, y, reduction=reduction),
+                         [3 * randn(4, 3), rng.uniform(0, 1, (4, 3))],
+                         torch_fn=lambda x, y: F.binary_cross_entropy_with_logits(x, y, reduction=reduction))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_mse_loss_matches_torch(reduction):
+    assert_matches_torch(lambda a, b: mse_loss(a, b, reduction=reduction), [randn(4, 3), randn(4, 3)],
+                         torch_fn=lambda a, b: F.mse_loss(a, b, reduction=reduction))
+
+
+# --------------------------------------------------------------------------------------------
+# weight and pos_weight (torch has no gradient for them, so they are constants here)
+# --------------------------------------------------------------------------------------------
+WEIGHT_SHAPES = {"per element": (4, 3), "per class": (3,), "per sample": (4, 1)}
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weight_shape", WEIGHT_SHAPES.values(), ids=WEIGHT_SHAPES.keys())
+def test_binary_cross_entropy_weight_matches_torch(weight_shape, reduction):
+    assert_matches_torch(lambda p, y, w: binary_cross_entropy(p, y, w, reduction),
+                         [probabilities(4, 3), rng.uniform(0, 1, (4, 3)), rng.uniform(0, 2, weight_shape)],
+                         torch_fn=lambda p, y, w: F.binary_cross_entropy(p, y, w, reduction=reduction),
+                         grad_mask=[True, True, False])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weight_shape", WEIGHT_SHAPES.values(), ids=WEIGHT_SHAPES.keys())
+def test_binary_cross_entropy_with_logits_weight_and_pos_weight_match_torch(weight_shape, reduction):
+    assert_matches_torch(
+        lambda x, y, w, pw: binary_cross_entropy_with_logits(x, y, w, reduction, pos_weight=pw),
+        [3 * randn(4, 3), rng.uniform(0, 1, (4, 3)), rng.uniform(0, 2, weight_shape), rng.uniform(0.2, 3, 3)],
+        torch_fn=lambda x, y, w, pw: F.binary_cross_entropy_with_logits(x, y, w, reduction=reduction, pos_weight=pw),
+        grad_mask=[True, True, False, False])
+
+
+# --------------------------------------------------------------------------------------------
+# Extreme inputs
+# --------------------------------------------------------------------------------------------
+EXTREME_LOGITS = numpy.array([-1000.0, -100.0, -30.0, 0.0, 30.0, 100.0, 1000.0])
+
+
+@pytest.mark.parametrize("with_pos_weight", [False, True], ids=["plain", "pos_weight"])
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+def test_binary_cross_entropy_with_logits_is_finite_and_exact_for_extreme_logits(reduction, with_pos_weight):
+    logits = numpy.repeat(EXTREME_LOGITS[:, None], 3, axis=1)
+    targets = numpy.tile([0.0, 1.0, 0.3], (len(EXTREME_LOGITS), 1))
+    arrays = [logits, targets] + ([numpy.array([0.5, 2.0, 3.0])] if with_pos_weight else [])
+
+    def ours(x, y, pos_weight=None):
+        return binary_cross_entropy_with_logits(x, y, reduction=reduction, pos_weight=pos_weight)
+
+    def theirs(x, y, pos_weight=None):
+        return F.binary_cross_entropy_with_logits(x, y, reduction=reduction, pos_weight=pos_weight)
+
+    assert numpy.all(numpy.isfinite(ours(*[minigan.tensor(a) for a in arrays]).data))
+    assert_matches_torch(ours, arrays, torch_fn=theirs, grad_mask=[True] + [False] * (len(arrays) - 1))
+
+
+def test_binary_cross_entropy_with_logits_target_gradient_for_extreme_logits():
+    assert_matches_torch(lambda x, y: binary_cross_entropy_with_logits(x, y, reduction="sum"),
+                         [EXTREME_LOGITS, rng.uniform(0, 1, len(EXTREME_LOGITS))],
+                         torch_fn=lambda x, y: F.binary_cross_entropy_with_logits(x, y, reduction="sum"))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_cross_entropy_clamps_each_log_at_minus_100_as_torch(reduction):
+    # p exactly 0 or 1: log 0 = -inf is clamped to -100, and the gradient's p (1 - p) to 1e-12
+    p = numpy.array([0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.5, 1e-50])
+    y = numpy.array([0.0, 1.0, 0.0, 1.0, 0.3, 0.7, 1.0, 1.0])
+    loss = binary_cross_entropy(minigan.tensor(p), minigan.tensor(y), reduction="none")
+    numpy.testing.assert_allclose(loss.data, [0.0, 100.0, 100.0, 0.0, 30.0, 30.0, numpy.log(2), 100.0], rtol=1e-15)
+    assert_matches_torch(lambda p, y: binary_cross_entropy(p, y, reduction=reduction), [p, y],
+                         torch_fn=lambda p, y: F.binary_cross_entropy(p, y, reduction=reduction),
+                         grad_mask=[True, False])
+
+
+def test_binary_cross_entropy_near_0_and_1_matches_torch_to_second_order():
+    # torch's second derivative puts 1e-12 inside p (1 - p); these p are where that shows
+    p = numpy.array([1e-6, 1e-3, 0.3, 1 - 1e-3, 1 - 1e-6])
+    assert_matches_torch(lambda p, y: binary_cross_entropy(p, y, reduction="sum"), [p, rng.uniform(0, 1, 5)],
+                         torch_fn=lambda p, y: F.binary_cross_entropy(p, y, reduction="sum"))
+
+
+# --------------------------------------------------------------------------------------------
+# Finite differences (these also cover gradients torch does not offer: weight, pos_weight)
+# --------------------------------------------------------------------------------------------
+def leaf(array):
+    return minigan.tensor(array, requires_grad=True)
+
+
+@pytest.mark.parametrize("loss, inputs", [
+    (lambda p, y, w: binary_cross_entropy(p, y, w), lambda: (probabilities(3, 2), rng.uniform(0, 1, (3, 2)),
+                                                            rng.uniform(0.5, 2, 2))),
+    (lambda x, y, w, pw: binary_cross_entropy_with_logits(x, y, w, pos_weight=pw),
+     lambda: (2 * randn(3, 2), rng.uniform(0, 1, (3, 2)), rng.uniform(0.5, 2, 2), rng.uniform(0.5, 2, 2))),
+    (lambda a, b: mse_loss(a, b, reduction="sum"), lambda: (randn(3, 2), randn(3, 2))),
+], ids=["binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss"])
+def test_loss_gradients_pass_gradcheck_and_gradgradcheck(loss, inputs):
+    tensors = [leaf(a) for a in inputs()]
+    assert minigan.gradcheck(loss, tuple(tensors))
+    assert minigan.gradgradcheck(loss, tuple(tensors))
+
+
+def test_binary_cross_entropy_grad_passes_gradgradcheck_at_third_order():
+    # its backward (torch's second derivatives) is differentiable in turn
+    p, y = leaf(probabilities(4)), leaf(rng.uniform(0, 1, 4))
+    first = lambda p, y: minigan.grad(binary_cross_entropy(p, y, reduction="sum"), [p, y], create_graph=True)
+    assert minigan.gradgradcheck(first, (p, y))
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+def tensor(array):
+    return minigan.tensor(numpy.asarray(array, dtype=numpy.float64))
+
+
+def test_binary_cross_entropy_rejects_probabilities_outside_0_1_naming_the_range():
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: .*input.*\[0, 1\].*\[-0\.5, 1\.25\]"):
+        binary_cross_entropy(tensor([-0.5, 0.2, 1.25]), tensor([0.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="binary_cross_entropy: .*input holds NaN"):
+        binary_cross_entropy(tensor([numpy.nan, 0.2]), tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: .*target.*\[0, 2\]"):
+        binary_cross_entropy(tensor([0.5, 0.2]), tensor([0.0, 2.0]))
+
+
+@pytest.mark.parametrize("loss", [binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss],
+                         ids=lambda f: f.__name__)
+def test_losses_reject_shape_mismatch_naming_both_shapes(loss):
+    # torch broadcasts (N, 1) against (N,) in mse_loss with only a warning; minigan raises
+    with pytest.raises(ValueError, match=rf"{loss.__name__}: target shape \(3, 1\) differs from input shape \(3,\)"):
+        loss(tensor([0.1, 0.2, 0.3]), tensor([[0.0], [1.0], [1.0]]))
+
+
+@pytest.mark.parametrize("loss", [binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss],
+                         ids=lambda f: f.__name__)
+def test_losses_reject_unknown_reduction(loss):
+    with pytest.raises(ValueError, match=rf"{loss.__name__}: reduction must be 'mean', 'sum' or 'none', got 'avg'"):
+        loss(tensor([0.5]), tensor([1.0]), reduction="avg")
+
+
+def test_weights_must_broadcast_to_the_input_shape():
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: weight of shape \(2,\) does not broadcast to the "
+                                         r"input shape \(4, 3\)"):
+        binary_cross_entropy(tensor(probabilities(4, 3)), tensor(probabilities(4, 3)), tensor([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"binary_cross_entropy_with_logits: pos_weight of shape \(2, 4, 3\)"):
+        binary_cross_entropy_with_logits(tensor(randn(4, 3)), tensor(probabilities(4, 3)),
+                                         pos_weight=tensor(numpy.ones((2, 4, 3))))
