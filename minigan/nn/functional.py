@@ -1,5 +1,22 @@
-"""torch.nn.functional's names for minigan's ops: activations, padding (layers and losses join here)."""
-from minigan.ops.activation import leaky_relu, logsigmoid, relu, sigmoid, softplus, tanh
+"""torch.nn.functional's names for minigan's ops: layers, activations, normalisation and losses."""
+from minigan.ops import activation
+from minigan.ops.activation import logsigmoid, sigmoid, softplus, tanh
+from minigan.ops.conv import conv2d, conv_transpose2d
+from minigan.ops.layer import dropout, embedding, linear
+from minigan.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss
+from minigan.ops.norm import batch_norm, instance_norm, layer_norm
 from minigan.ops.shape import pad
 
-__all__ = ["leaky_relu", "logsigmoid", "pad", "relu", "sigmoid", "softplus", "tanh"]
+
+# torch's signatures take `inplace`; minigan never overwrites an input, so the values are the same
+def relu(input, inplace=False):
+    return activation.relu(input)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return activation.leaky_relu(input, negative_slope)
+
+
+__all__ = ["batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
+           "dropout", "embedding", "instance_norm", "layer_norm", "leaky_relu", "linear", "logsigmoid", "mse_loss",
+           "pad", "relu", "sigmoid", "softplus", "tanh"]

@@ -1,0 +1,43 @@
+"""Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh (modules around the ops of the same name).
+
+`inplace=True` is accepted so that seed code runs unchanged; minigan never overwrites an input
+(a graph may still need it), so the result is the same values in a new tensor.
+"""
+from minigan.nn.module import Module
+from minigan.ops.activation import leaky_relu, relu, sigmoid, tanh
+
+
+class ReLU(Module):
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return relu(input)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class LeakyReLU(Module):
+    """max(0, x) + negative_slope × min(0, x); the default slope is 0.01, as torch's."""
+
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, input):
+        return leaky_relu(input, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class Sigmoid(Module):
+    def forward(self, input):
+        return sigmoid(input)
+
+
+class Tanh(Module):
+    def forward(self, input):
+        return tanh(input)

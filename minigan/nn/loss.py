@@ -1,0 +1,51 @@
+"""Loss modules: BCELoss, BCEWithLogitsLoss and MSELoss, around the ops of minigan.ops.loss."""
+from minigan.nn.module import Module
+from minigan.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss
+
+
+def _reduction(size_average, reduce, reduction):
+    """torch's deprecated size_average/reduce flags, when given, decide the reduction as in torch."""
+    if size_average is None and reduce is None:
+        return reduction
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
+class _Loss(Module):
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):
+        super().__init__()
+        self.reduction = _reduction(size_average, reduce, reduction)
+
+
+class BCELoss(_Loss):
+    """-(y log p + (1 - y) log(1 - p)) on probabilities p, each log clamped at -100 as torch's.
+    `weight` (a buffer, saved in state_dict) rescales each element's loss."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
+
+    def forward(self, input, target):
+        return binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """BCE on logits x, i.e. on p = sigmoid(x), computed stably for logits of any size;
+    `pos_weight` weighs the positive term y log p."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
+        self.register_buffer("pos_weight", pos_weight)
+
+    def forward(self, input, target):
+        return binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction,
+                                                pos_weight=self.pos_weight)
+
+
+class MSELoss(_Loss):
+    """(x - y)², reduced by mean (default), sum, or not at all."""
+
+    def forward(self, input, target):
+        return mse_loss(input, target, reduction=self.reduction)

@@ -1,0 +1,53 @@
+"""The ops behind three layers, composed from other ops: linear, dropout and embedding."""
+from minigan import backend, random
+from minigan.ops.math import where
+from minigan.ops.shape import getitem
+from minigan.tensor import Tensor
+
+
+def linear(input, weight, bias=None):
+    """y = x Wᵀ + b, with W of shape (out_features, in_features) as torch lays it out."""
+    if input.dtype != weight.dtype:
+        raise TypeError(f"linear: input has dtype {input.dtype} but weight has dtype {weight.dtype}; "
+                        "convert one of them, e.g. model.double() or x.float()")
+    if input.ndim > 2:
+        # one matrix product over all leading dims: its weight gradient is then a single GEMM
+        leading = input.shape[:-1]
+        return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(*leading, weight.shape[0])
+    output = input @ weight.mT
+    return output if bias is None else output + bias
+
+
+def dropout(input, p=0.5, training=True):
+    """Inverted dropout: zero each element with probability p and scale the rest by 1 / (1 - p),
+    so that the expected value is unchanged and evaluation needs no rescaling."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: probability p must be between 0 and 1, got {p}")
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0.0
+    keep = random.generator().random(input.shape) >= p
+    # the mask is a constant of the graph: dropout's derivative is the same mask
+    mask = backend.as_array(keep.astype(input.dtype) / (1 - p), device=input.device)
+    return input * Tensor(mask)
+
+
+def embedding(input, weight, padding_idx=None):
+    """Rows of `weight` picked by the integer tensor `input`; output shape input.shape + (dim,).
+
+    The gradient of a row sums over every place it was picked; the row `padding_idx` gets none.
+    """
+    indices = input.data if isinstance(input, Tensor) else backend.as_array(input, device=weight.device)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be an integer tensor, got dtype {indices.dtype}")
+    rows = weight.shape[0]
+    if indices.size and (indices.min() < 0 or indices.max() >= rows):
+        raise IndexError(f"embedding: indices must lie in [0, {rows}) for a table of {rows} rows, "
+                         f"got values from {int(indices.min())} to {int(indices.max())}")
+    picked = getitem(weight, indices)
+    if padding_idx is None:
+        return picked
+    # same values; the gradient reaches only the rows that are not padding
+    is_padding = (indices == padding_idx % rows)[..., None]
+    return where(is_padding, picked.detach(), picked)
