@@ -1,5 +1,5 @@
 """minigan: a small reverse-mode autodiff engine on numpy, with PyTorch's API, for building GANs."""
-from minigan import nn, ops  # ops attaches the operators and methods to Tensor
+from minigan import nn, ops, optim  # ops attaches the operators and methods to Tensor
 from minigan.autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from minigan.backend import (bool_, float16, float32, float64, get_default_dtype, int32, int64,
                              set_default_dtype, uint8)
@@ -11,6 +11,7 @@ from minigan.ops import (abs, amax, argmax, cat, clamp, exp, flatten, log, matmu
                          sum, tanh, transpose, unsqueeze, var, where)
 from minigan.ops.reduce import norm  # after `ops`: minigan.ops.norm is the normalisation module
 from minigan.random import get_rng_state, manual_seed, set_rng_state
+from minigan.serialization import CheckpointError, load, save
 from minigan.tensor import Tensor
 
 __version__ = "0.1.0"

@@ -1,0 +1,89 @@
+"""WGAN-GP on minigan: the DCGAN shape, a critic without Sigmoid, and a gradient penalty.
+
+    python examples/wgan_gp.py [--n-critic 5] [--lambda-gp 10] [--lr 2e-4 --beta1 0.5 --beta2 0.9] [--max-steps N]
+
+The critic is DCGAN's discriminator with InstanceNorm2d(affine=True) in place of BatchNorm and no
+Sigmoid: it scores, it does not classify. Per step it is updated on one batch; every `--n-critic`
+steps the generator is updated once. The penalty pushes the norm of the critic's gradient at
+random interpolates x̂ = a·real + (1 - a)·fake (one a per example) towards 1:
+
+    penalty = λ · mean((‖∇x̂ D(x̂)‖₂ - 1)²)
+
+which needs the gradient of a gradient: `minigan.grad(..., create_graph=True)`. The paper itself
+uses Adam(1e-4, betas (0, 0.9)): `--lr 1e-4 --beta1 0 --beta2 0.9`.
+"""
+import minigan
+import minigan.nn as nn
+from dcgan import Discriminator, Generator, gan_arguments, load_images, weights_init
+from minigan.utils.training import TrainingRun, check_arguments
+
+
+def gradient_penalty(critic, real, fake):
+    """λ-free penalty: mean over the batch of (‖∇x̂ critic(x̂)‖₂ - 1)²."""
+    batch = real.shape[0]
+    alpha = minigan.rand(batch, 1, 1, 1, dtype=real.dtype, device=real.device)  # per example, not per pixel
+    interpolates = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    scores = critic(interpolates)
+    (gradients,) = minigan.grad(scores, interpolates, grad_outputs=minigan.ones_like(scores), create_graph=True)
+    return ((gradients.reshape(batch, -1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+def main(argv=None):
+    parser = gan_arguments(__doc__.splitlines()[0], epochs=5, batch_size=64, lr=2e-4, beta1=0.5, beta2=0.9)
+    parser.add_argument("--n-critic", type=int, default=5, help="critic updates per generator update")
+    parser.add_argument("--lambda-gp", type=float, default=10.0, help="weight of the gradient penalty")
+    args = parser.parse_args(argv)
+    check_arguments(parser, args)
+    if args.n_critic < 1 or args.lambda_gp < 0:
+        parser.error("--n-critic must be ≥ 1 and --lambda-gp ≥ 0")
+    minigan.manual_seed(args.seed)
+    device = "cuda" if args.backend == "cupy" else "cpu"
+
+    images = load_images(args)
+    channels = images.shape[1]
+    G = Generator(args.nz, args.ngf, channels, args.image_size).to(device)
+    critic = Discriminator(args.ndf, channels, args.image_size,
+                           norm=lambda width: nn.InstanceNorm2d(width, affine=True), sigmoid=False).to(device)
+    G.apply(weights_init), critic.apply(weights_init)
+    optimizer_C = minigan.optim.Adam(critic.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
+    optimizer_G = minigan.optim.Adam(G.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
+    fixed_noise = minigan.randn(64, args.nz, 1, 1, device=device)
+
+    run = TrainingRun("wgan_gp", args, models={"G": G, "critic": critic},
+                      optimizers={"G": optimizer_G, "critic": optimizer_C})
+
+    @minigan.no_grad()
+    def samples():
+        return G(fixed_noise)
+
+    run.set_sampler(samples)
+    loss_G = None
+    for _, _, indices in run.batches(len(images)):
+        real = minigan.tensor(images[indices], device=device)
+        batch = real.shape[0]
+
+        # the critic: score real high, fake low, and keep its gradient norm near 1
+        optimizer_C.zero_grad()
+        fake = G(minigan.randn(batch, args.nz, 1, 1, device=device)).detach()
+        score_real, score_fake = critic(real).mean(), critic(fake).mean()
+        penalty = gradient_penalty(critic, real, fake)
+        loss_C = score_fake - score_real + args.lambda_gp * penalty
+        loss_C.backward()
+        optimizer_C.step()
+
+        # the generator, every n_critic steps: raise the critic's score of its samples
+        if run.step % args.n_critic == args.n_critic - 1:
+            optimizer_G.zero_grad()
+            loss_G = -critic(G(minigan.randn(batch, args.nz, 1, 1, device=device))).mean()
+            loss_G.backward()
+            optimizer_G.step()
+
+        losses = {"critic": loss_C, "wasserstein": score_real - score_fake, "penalty": penalty}
+        if loss_G is not None:
+            losses["G"] = loss_G
+        run.log(losses)
+    return run.finish()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Adam (Kingma & Ba, 2015) with torch.optim.Adam's exact update rule, on flat buffers."""
+from minigan.backend import get_array_module
+from minigan.optim.optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """torch.optim.Adam: per parameter θ with gradient g at step t,
+
+        g ← g + weight_decay·θ                         (L2 penalty added to the gradient)
+        m ← m + (1 − β1)·(g − m)                       (first moment, torch's lerp)
+        v ← β2·v + (1 − β2)·g²                         (second moment)
+        v̂ ← max(v̂, v) with amsgrad, else v̂ = v
+        θ ← θ − lr / (1 − β1ᵗ) · m / (√v̂ / √(1 − β2ᵗ) + ε)
+
+    ε is added after the bias-corrected square root, as torch does. t counts the steps on which
+    the parameter had a gradient.
+    """
+
+    parameter_state_names = ("step",)
+    element_state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad}
+        super().__init__(params, defaults)
+
+    def _check_options(self, group):
+        super()._check_options(group)
+        if not group["eps"] >= 0:
+            raise ValueError(f"Adam: invalid eps {group['eps']!r}: it must be >= 0")
+        betas = group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ValueError(f"Adam: betas must be a pair (beta1, beta2), got {betas!r}")
+        for index, beta in enumerate(betas):
+            if not 0 <= beta < 1:
+                raise ValueError(f"Adam: invalid beta parameter at index {index}: {beta!r} is not in [0, 1)")
+
+    def _element_state_names(self, group):
+        return self.element_state_names if group["amsgrad"] else self.element_state_names[:2]
+
+    def _advance(self, group, flat, which):
+        steps = flat.parameter_state("step")
+        steps[which] += 1
+        flat.has_state[which] = True
+        return {"step": steps[which]}
+
+    def _update(self, group, param, grad, state, scratch, step):
+        xp = get_array_module(param)
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        if weight_decay != 0:
+            grad += xp.multiply(param, weight_decay, out=scratch)
+        # m ← m + (1 − β1)(g − m)
+        exp_avg += xp.multiply(xp.subtract(grad, exp_avg, out=scratch), 1 - beta1, out=scratch)
+        # v ← β2·v + (1 − β2)·g·g, in torch's order: ((1 − β2)·g)·g
+        exp_avg_sq *= beta2
+        exp_avg_sq += xp.multiply(xp.multiply(grad, 1 - beta2, out=scratch), grad, out=scratch)
+        second_moment = exp_avg_sq
+        if group["amsgrad"]:
+            second_moment = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
+        # denominator = √v̂ / √(1 − β2ᵗ) + ε
+        denominator = xp.sqrt(second_moment, out=scratch)
+        denominator /= (1 - beta2 ** step) ** 0.5
+        denominator += eps
+        # θ ← θ + (−lr / (1 − β1ᵗ))·m / denominator; the gradient's memory is free by now
+        param += xp.divide(xp.multiply(exp_avg, -lr / (1 - beta1 ** step), out=grad), denominator, out=grad)
