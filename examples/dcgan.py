@@ -12,7 +12,7 @@ ngf = ndf = 32 is sized for a CPU.
 import minigan
 import minigan.nn as nn
 from minigan.data import load_cifar10, load_mnist, resize_images, scale_images
-from minigan.utils.training import TrainingRun, check_arguments, example_arguments
+from minigan.utils.training import TrainingRun, check_arguments, example_arguments, resolve_epochs
 
 
 def blocks_for(image_size):
@@ -93,6 +93,7 @@ def main(argv=None):
     device = "cuda" if args.backend == "cupy" else "cpu"
 
     images = load_images(args)
+    resolve_epochs(args, len(images), 5)
     channels = images.shape[1]
     G = Generator(args.nz, args.ngf, channels, args.image_size).to(device)
     D = Discriminator(args.ndf, channels, args.image_size).to(device)

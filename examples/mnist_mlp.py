@@ -14,7 +14,7 @@ import minigan
 import minigan.nn as nn
 import minigan.nn.functional as F
 from minigan.data import load_mnist, scale_images
-from minigan.utils.training import TrainingRun, check_arguments, example_arguments
+from minigan.utils.training import TrainingRun, check_arguments, example_arguments, resolve_epochs
 
 ARCHS = {
     "default": dict(noise_dim=96, batch_size=128, lr=5e-4, betas=(0.5, 0.999), epochs=5),
@@ -108,6 +108,7 @@ def main(argv=None):
     device = "cuda" if args.backend == "cupy" else "cpu"
 
     images = scale_images(load_mnist(args.data_dir).images).reshape(-1, 784)  # [-1, 1], flat
+    resolve_epochs(args, len(images), config["epochs"])
     G, D = {"default": build_default, "bn": build_bn, "small": build_small}[args.arch]()
     G.to(device), D.to(device)
     optimizer_G = minigan.optim.Adam(G.parameters(), lr=args.lr, betas=config["betas"])

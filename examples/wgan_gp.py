@@ -15,7 +15,7 @@ uses Adam(1e-4, betas (0, 0.9)): `--lr 1e-4 --beta1 0 --beta2 0.9`.
 import minigan
 import minigan.nn as nn
 from dcgan import Discriminator, Generator, gan_arguments, load_images, weights_init
-from minigan.utils.training import TrainingRun, check_arguments
+from minigan.utils.training import TrainingRun, check_arguments, resolve_epochs
 
 
 def gradient_penalty(critic, real, fake):
@@ -40,6 +40,7 @@ def main(argv=None):
     device = "cuda" if args.backend == "cupy" else "cpu"
 
     images = load_images(args)
+    resolve_epochs(args, len(images), 5)
     channels = images.shape[1]
     G = Generator(args.nz, args.ngf, channels, args.image_size).to(device)
     critic = Discriminator(args.ndf, channels, args.image_size,

@@ -10,6 +10,7 @@ How it works, in four steps:
 4. With `create_graph=True` the engine runs those backward ops with recording on, so the
    gradient is itself a graph that can be differentiated again: double backward for free.
 """
+import functools
 import heapq
 import itertools
 
@@ -26,8 +27,8 @@ def is_grad_enabled():
     return _grad_enabled
 
 
-class set_grad_enabled:
-    """Turn graph recording on or off inside a `with` block or a decorated function."""
+class _GradMode:
+    """Graph recording set to `mode` inside a `with` block or a decorated function."""
 
     def __init__(self, mode):
         self.mode = bool(mode)
@@ -42,35 +43,46 @@ class set_grad_enabled:
         _grad_enabled = self.previous
 
     def __call__(self, function):
+        mode = self.mode
+
+        @functools.wraps(function)
         def with_grad_mode(*args, **kwargs):
-            with type(self)(*self._args()):
+            with _GradMode(mode):  # a fresh context per call, so recursive calls nest
                 return function(*args, **kwargs)
-        with_grad_mode.__name__ = function.__name__
-        with_grad_mode.__doc__ = function.__doc__
         return with_grad_mode
 
-    def _args(self):
-        return (self.mode,)
 
-
-class no_grad(set_grad_enabled):
+class no_grad(_GradMode):
     """Ops inside build no graph: for evaluation, sampling and optimizer updates."""
 
     def __init__(self):
         super().__init__(False)
 
-    def _args(self):
-        return ()
 
-
-class enable_grad(set_grad_enabled):
+class enable_grad(_GradMode):
     """Record a graph even inside `no_grad`."""
 
     def __init__(self):
         super().__init__(True)
 
-    def _args(self):
-        return ()
+
+class set_grad_enabled(_GradMode):
+    """Recording on or off inside a `with` block or a decorated function; called on its own,
+    `set_grad_enabled(False)` switches it from then on, as torch.set_grad_enabled does."""
+
+    def __init__(self, mode):
+        global _grad_enabled
+        super().__init__(mode)
+        self.previous = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __enter__(self):
+        pass  # the mode was switched when this was made; __exit__ restores the one before
+
+    def __call__(self, function):
+        global _grad_enabled
+        _grad_enabled = self.previous  # as a decorator it acts inside the function only
+        return super().__call__(function)
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,6 +190,8 @@ def _seed_gradients(outputs, grad_outputs):
                 raise RuntimeError(
                     f"backward: gradient {i} has shape {seed.shape} but the output has shape "
                     f"{output.shape}; they must match")
+            if seed.dtype != output.dtype and not seed.requires_grad:
+                seed = Tensor(seed.data.astype(output.dtype))  # as torch: a gradient has its tensor's dtype
         seeds.append(seed)
     return seeds
 

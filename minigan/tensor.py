@@ -91,9 +91,10 @@ class Tensor:
         """Call `hook(grad)` when this tensor's gradient is computed; a returned tensor replaces it."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
-        if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(hook)
+        if self.grad_fn is None:
+            self._hooks = (self._hooks or []) + [hook]
+        else:  # the engine meets a non-leaf's gradient as the gradient of its Function's output
+            self.grad_fn.hooks = (self.grad_fn.hooks or []) + [hook]
         return hook
 
     # -- leaving minigan --------------------------------------------------------------------

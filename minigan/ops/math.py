@@ -1,32 +1,70 @@
 """Elementwise arithmetic and matmul, each forward beside its backward."""
 from minigan.autograd import Function
-from minigan.backend import get_array_module
+from minigan.backend import default_dtype, get_array_module
 from minigan.ops.broadcast import sum_to
+from minigan.ops.shape import cast
 from minigan.tensor import Tensor
+
+
+def _float_dtype(value):
+    """The float dtype a Python float or a float tensor brings to an op, else None."""
+    if isinstance(value, float):
+        return default_dtype()
+    if isinstance(value, Tensor) and value.dtype.kind == "f":
+        return value.dtype
+    return None
+
+
+def _is_integer_tensor(x):
+    return isinstance(x, Tensor) and x.data.dtype.kind in "biu"
+
+
+def _integers_as_floats(a, b, quotient):
+    """torch's type promotion where numpy's differs: an integer tensor meeting a float takes that
+    float's dtype, and an integer quotient the default dtype (numpy would give float64 for both)."""
+    dtype = _float_dtype(a)
+    if dtype is None:
+        dtype = _float_dtype(b)
+    if dtype is None and quotient:
+        dtype = default_dtype()
+    if dtype is None:
+        return a, b
+    return tuple(Tensor(x.data.astype(dtype)) if _is_integer_tensor(x) else x for x in (a, b))
 
 
 class BinaryFunction(Function):
     """An op of two inputs that broadcast against each other as numpy broadcasts."""
 
+    quotient = False  # True for Div: dividing integers gives floats
+
     def __call__(self, a, b):
+        if _is_integer_tensor(a) or _is_integer_tensor(b):
+            a, b = _integers_as_floats(a, b, self.quotient)
         try:
             return super().__call__(a, b)
         except ValueError:
-            a_shape, b_shape = getattr(a, "shape", ()), getattr(b, "shape", ())
-            try:
-                get_array_module(getattr(a, "data", a)).broadcast_shapes(a_shape, b_shape)
-            except ValueError:
-                raise ValueError(
-                    f"{self.name}: cannot broadcast shapes {tuple(a_shape)} and {tuple(b_shape)}; "
-                    "trailing dimensions must be equal or 1") from None
-            raise
+            a_shape, b_shape = tuple(getattr(a, "shape", ())), tuple(getattr(b, "shape", ()))
+            message = self.shape_error(get_array_module(getattr(a, "data", a)), a_shape, b_shape)
+            if message is None:
+                raise
+            raise ValueError(message) from None
+
+    def shape_error(self, xp, a_shape, b_shape):
+        """Why inputs of these shapes cannot meet in this op, or None if their shapes are fine."""
+        try:
+            xp.broadcast_shapes(a_shape, b_shape)
+        except ValueError:
+            return (f"{self.name}: cannot broadcast shapes {a_shape} and {b_shape}; "
+                    "trailing dimensions must be equal or 1")
+        return None
 
     def reduce_grads(self, grad_a, grad_b):
-        """Sum each gradient back to the shape of its input, skipping inputs that need none."""
+        """Sum each gradient back to the shape of its input, and cast it to the input's dtype (a
+        float32 input that met a float64 one still gets a float32 gradient, as in torch)."""
         a, b = self.inputs
         need_a, need_b = self.needs_input_grad
-        return (sum_to(grad_a, a.shape) if need_a else None,
-                sum_to(grad_b, b.shape) if need_b else None)
+        return (cast(sum_to(grad_a, a.shape), a.dtype) if need_a else None,
+                cast(sum_to(grad_b, b.shape), b.dtype) if need_b else None)
 
 
 class Add(BinaryFunction):
@@ -42,7 +80,7 @@ class Sub(BinaryFunction):
         return a - b
 
     def backward(self, grad_output):
-        return self.reduce_grads(grad_output, -grad_output)
+        return self.reduce_grads(grad_output, -grad_output if self.needs_input_grad[1] else None)
 
 
 class Mul(BinaryFunction):
@@ -51,17 +89,22 @@ class Mul(BinaryFunction):
 
     def backward(self, grad_output):
         a, b = self.inputs
-        return self.reduce_grads(grad_output * b, grad_output * a)
+        need_a, need_b = self.needs_input_grad
+        return self.reduce_grads(grad_output * b if need_a else None, grad_output * a if need_b else None)
 
 
 class Div(BinaryFunction):
+    quotient = True
+
     def forward(self, a, b):
         return a / b
 
     def backward(self, grad_output):
         a, b = self.inputs
+        need_a, need_b = self.needs_input_grad
         # d/db (a / b) = -a / b²
-        return self.reduce_grads(grad_output / b, -grad_output * a / (b * b))
+        return self.reduce_grads(grad_output / b if need_a else None,
+                                 -grad_output * a / (b * b) if need_b else None)
 
 
 class Pow(BinaryFunction):
@@ -107,6 +150,15 @@ class Where(BinaryFunction):
     def forward(self, a, b):
         return get_array_module(a).where(self.condition, a, b)
 
+    def shape_error(self, xp, a_shape, b_shape):
+        condition_shape = tuple(getattr(self.condition, "shape", ()))
+        try:
+            xp.broadcast_shapes(condition_shape, a_shape, b_shape)
+        except ValueError:
+            return (f"{self.name}: cannot broadcast the condition's shape {condition_shape} and the "
+                    f"shapes {a_shape} and {b_shape} of the values")
+        return None
+
     def backward(self, grad_output):
         return self.reduce_grads(where(self.condition, grad_output, 0.0),
                                  where(self.condition, 0.0, grad_output))
@@ -116,13 +168,18 @@ class MatMul(BinaryFunction):
     """Matrix product of the last two axes, the leading (batch) axes broadcast."""
 
     def forward(self, a, b):
+        return get_array_module(a).matmul(a, b)
+
+    def shape_error(self, xp, a_shape, b_shape):
+        if a_shape[-1] != b_shape[-2]:
+            return (f"matmul: shapes {a_shape} and {b_shape} cannot be multiplied: the last dimension "
+                    f"of the first ({a_shape[-1]}) must equal the second-to-last of the second "
+                    f"({b_shape[-2]})")
         try:
-            return get_array_module(a).matmul(a, b)
+            xp.broadcast_shapes(a_shape[:-2], b_shape[:-2])
         except ValueError:
-            raise ValueError(
-                f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied: the last dimension "
-                f"of the first ({a.shape[-1]}) must equal the second-to-last of the second "
-                f"({b.shape[-2]})") from None
+            return f"matmul: the batch dimensions of shapes {a_shape} and {b_shape} cannot broadcast"
+        return None
 
     def backward(self, grad_output):
         a, b = self.inputs

@@ -9,7 +9,7 @@ from minigan.tensor import Tensor
 
 def _axes(dim, ndim, op):
     """`dim` (None, int or tuple) as a sorted tuple of non-negative axes."""
-    if dim is None:
+    if dim is None or (isinstance(dim, (tuple, list)) and not dim):  # torch reads dim=() as every dim
         return tuple(range(ndim))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
     size = max(ndim, 1)

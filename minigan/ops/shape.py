@@ -6,8 +6,9 @@ from minigan.tensor import Tensor
 
 
 def _axis(dim, ndim, op):
-    """A dim in [-ndim, ndim) as an axis in [0, ndim), or a clear error naming the op."""
-    if not -ndim <= dim < max(ndim, 1):
+    """A dim in [-ndim, ndim) as an axis in [0, ndim), or a clear error naming the op; a 0-d
+    tensor takes dim 0 or -1, as in torch."""
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
     return dim % max(ndim, 1)
 
@@ -151,8 +152,10 @@ def permute(x, *dims):
 
 
 def transpose(x, dim0, dim1):
-    dims = list(range(x.ndim))
     a, b = _axis(dim0, x.ndim, "transpose"), _axis(dim1, x.ndim, "transpose")
+    if a == b:
+        return x
+    dims = list(range(x.ndim))
     dims[a], dims[b] = dims[b], dims[a]
     return Permute(tuple(dims))(x)
 

@@ -32,7 +32,9 @@ def example_arguments(description, **defaults):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"],
                         help="array library: numpy (CPU) or cupy (GPU)")
-    parser.add_argument("--epochs", type=int, default=defaults.get("epochs", 5))
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"passes over the data (default: as many as {defaults.get('epochs', 5)} epochs "
+                             "of the full 60,000-image MNIST take, so a smaller data set trains as long)")
     parser.add_argument("--batch-size", type=int, default=defaults.get("batch_size", 128))
     parser.add_argument("--lr", type=float, default=defaults.get("lr", 2e-4))
     parser.add_argument("--seed", type=int, default=defaults.get("seed", 0))
@@ -48,9 +50,19 @@ def example_arguments(description, **defaults):
     return parser
 
 
+def resolve_epochs(args, count, source_epochs, source_size=60000):
+    """Without --epochs, train for as many steps as the source's run on full MNIST took."""
+    if args.epochs is None:
+        args.epochs = max(1, round(source_epochs * source_size / count))
+        if count < source_size:
+            print(f"{count} training images: {args.epochs} epochs match the source's {source_epochs} "
+                  f"epochs of {source_size}")
+    return args.epochs
+
+
 def check_arguments(parser, args):
     """Refuse flags out of range with a message that names the flag."""
-    positive = {"--epochs": args.epochs, "--batch-size": args.batch_size, "--log-every": args.log_every,
+    positive = {"--epochs": args.epochs if args.epochs is not None else 1, "--batch-size": args.batch_size, "--log-every": args.log_every,
                 "--keep-checkpoints": args.keep_checkpoints}
     if args.max_steps is not None:
         positive["--max-steps"] = args.max_steps

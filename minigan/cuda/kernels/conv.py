@@ -1,0 +1,160 @@
+"""im2col and col2im for 2-D convolution on NCHW images, as kernels; col2im gathers, with no atomics.
+
+A convolution is one GEMM on the columns that im2col gathers:
+
+    columns[c, i, j, n, h, w] = padded[n, c, h·sh + i, w·sw + j]      shape (C, kh, kw, N, Ho, Wo)
+
+(`padded` is the image with `padding` zeros on each side, Ho = (H + 2 ph - kh) / sh + 1 rounded
+down.) Seen as a (C·kh·kw, N·Ho·Wo) matrix, it multiplies a (C_out, C·kh·kw) weight from the left,
+which is the layout of minigan/ops/conv.py. col2im is the adjoint: every pixel of the (N, C, H, W)
+image sums the column entries that were read from it. On the GPU each pixel's thread gathers its
+own sum, in a fixed order, so the result is deterministic and needs no atomic adds.
+"""
+from minigan.backend import get_array_module
+from minigan.cuda.kernels.core import Kernel, with_twin
+
+_GEOMETRY = ("long long batch, long long channels, long long height, long long width, "
+             "long long kernel_h, long long kernel_w, long long stride_h, long long stride_w, "
+             "long long pad_h, long long pad_w, long long out_h, long long out_w")
+
+_IM2COL = Kernel("im2col", r"""
+extern "C" __global__ void im2col(const T* __restrict__ images, T* __restrict__ columns, """ + _GEOMETRY + r""") {
+    const long long size = channels * kernel_h * kernel_w * batch * out_h * out_w;
+    GRID_STRIDE_LOOP(index, size) {
+        long long rest = index;                      // index of columns[c, i, j, n, ho, wo]
+        const long long wo = rest % out_w; rest /= out_w;
+        const long long ho = rest % out_h; rest /= out_h;
+        const long long n = rest % batch; rest /= batch;
+        const long long j = rest % kernel_w; rest /= kernel_w;
+        const long long i = rest % kernel_h;
+        const long long c = rest / kernel_h;
+        const long long h = ho * stride_h - pad_h + i, w = wo * stride_w - pad_w + j;
+        const bool inside = 0 <= h && h < height && 0 <= w && w < width;
+        columns[index] = inside ? images[((n * channels + c) * height + h) * width + w] : T(0);
+    }
+}
+""")
+
+_COL2IM = Kernel("col2im", r"""
+extern "C" __global__ void col2im(const T* __restrict__ columns, T* __restrict__ images, """ + _GEOMETRY + r""") {
+    const long long size = batch * channels * height * width;
+    GRID_STRIDE_LOOP(index, size) {
+        long long rest = index;                      // index of images[n, c, h, w]
+        const long long w = rest % width; rest /= width;
+        const long long h = rest % height; rest /= height;
+        const long long c = rest % channels;
+        const long long n = rest / channels;
+        const long long hp = h + pad_h, wp = w + pad_w;   // the pixel in the padded image
+        // Kernel row i of window row ho read row hp when hp = ho·sh + i: i ≡ hp (mod sh), i <= hp.
+        // Summed in the order (i, j) ascending, as the twin adds them.
+        T sum = T(0);
+        for (long long i = hp % stride_h; i < kernel_h && i <= hp; i += stride_h) {
+            const long long ho = (hp - i) / stride_h;
+            if (ho >= out_h) continue;
+            for (long long j = wp % stride_w; j < kernel_w && j <= wp; j += stride_w) {
+                const long long wo = (wp - j) / stride_w;
+                if (wo >= out_w) continue;
+                sum += columns[((((c * kernel_h + i) * kernel_w + j) * batch + n) * out_h + ho) * out_w + wo];
+            }
+        }
+        images[index] = sum;
+    }
+}
+""")
+
+
+def _pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _output_size(op, size, kernel, stride, padding):
+    """Window positions along one axis: (size + 2 padding - kernel) // stride + 1, at least 1."""
+    if size + 2 * padding < kernel:
+        raise ValueError(f"{op}: kernel size {kernel} exceeds the padded input size {size} + 2·{padding}")
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _geometry(op, image_shape, kernel_size, stride, padding):
+    """The kernels' geometry arguments, in _GEOMETRY's order, for images of `image_shape`."""
+    if len(image_shape) != 4:
+        raise ValueError(f"{op}: expected images of shape (N, C, H, W), got shape {tuple(image_shape)}")
+    batch, channels, height, width = image_shape
+    (kernel_h, kernel_w), (stride_h, stride_w), (pad_h, pad_w) = _pair(kernel_size), _pair(stride), _pair(padding)
+    out_h = _output_size(op, height, kernel_h, stride_h, pad_h)
+    out_w = _output_size(op, width, kernel_w, stride_w, pad_w)
+    return (batch, channels, height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w)
+
+
+def _columns_shape(geometry):
+    batch, channels, _, _, kernel_h, kernel_w, _, _, _, _, out_h, out_w = geometry
+    return (channels, kernel_h, kernel_w, batch, out_h, out_w)
+
+
+# --------------------------------------------------------------------------------------------
+# im2col
+# --------------------------------------------------------------------------------------------
+def _im2col_twin(images, kernel_size, stride=1, padding=0):
+    geometry = _geometry("im2col", images.shape, kernel_size, stride, padding)
+    _, _, _, _, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, _, _ = geometry
+    xp = get_array_module(images)
+    padded = xp.pad(images, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
+    windows = xp.lib.stride_tricks.sliding_window_view(padded, (kernel_h, kernel_w), axis=(2, 3))
+    windows = windows[:, :, ::stride_h, ::stride_w]  # (N, C, Ho, Wo, kh, kw), still a view
+    # copy, not ascontiguousarray: a view that happens to be contiguous (1x1 kernel, N = 1) would
+    # come back as the read-only window view itself
+    return windows.transpose(1, 4, 5, 0, 2, 3).copy()
+
+
+@with_twin(_im2col_twin)
+def im2col(images, kernel_size, stride=1, padding=0):
+    """Every kernel window of the zero-padded (N, C, H, W) `images`, as a new contiguous
+    (C, kh, kw, N, Ho, Wo) array. kernel_size, stride and padding are ints or (h, w) pairs."""
+    geometry = _geometry("im2col", images.shape, kernel_size, stride, padding)
+    xp = get_array_module(images)
+    images = xp.ascontiguousarray(images)
+    columns = xp.empty(_columns_shape(geometry), dtype=images.dtype)
+    _IM2COL.launch(images.dtype, (images, columns) + geometry, columns.size)
+    return columns
+
+
+# --------------------------------------------------------------------------------------------
+# col2im
+# --------------------------------------------------------------------------------------------
+def _col2im_geometry(columns, image_size, stride, padding):
+    """The geometry of images of `image_size` (H, W) whose columns `columns` must be."""
+    if columns.ndim != 6 or len(image_size) != 2:
+        raise ValueError(f"col2im: expected columns of shape (C, kh, kw, N, Ho, Wo) and an image size (H, W), "
+                         f"got columns of shape {tuple(columns.shape)} and image size {tuple(image_size)}")
+    channels, kernel_h, kernel_w, batch = columns.shape[:4]
+    geometry = _geometry("col2im", (batch, channels) + tuple(image_size), (kernel_h, kernel_w), stride, padding)
+    if tuple(columns.shape) != _columns_shape(geometry):
+        raise ValueError(f"col2im: columns of shape {tuple(columns.shape)} do not come from images of size "
+                         f"{tuple(image_size)} with stride {stride} and padding {padding}: expected shape "
+                         f"{_columns_shape(geometry)}")
+    return geometry
+
+
+def _col2im_twin(columns, image_size, stride=1, padding=0):
+    geometry = _col2im_geometry(columns, image_size, stride, padding)
+    batch, channels, height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w = geometry
+    xp = get_array_module(columns)
+    padded = xp.zeros((batch, channels, height + 2 * pad_h, width + 2 * pad_w), dtype=columns.dtype)
+    # kernel offset (i, j) adds its (N, C, Ho, Wo) slab onto the pixels it read: a strided slice
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            padded[:, :, i:i + stride_h * out_h:stride_h, j:j + stride_w * out_w:stride_w] += \
+                columns[:, i, j].transpose(1, 0, 2, 3)
+    return xp.ascontiguousarray(padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width])
+
+
+@with_twin(_col2im_twin)
+def col2im(columns, image_size, stride=1, padding=0):
+    """The adjoint of im2col: (C, kh, kw, N, Ho, Wo) columns summed back into a new (N, C, H, W)
+    array, `image_size` = (H, W). Several sizes give the same Ho when the stride exceeds 1
+    (a transposed convolution's output_padding picks one), so the size is given, not inferred."""
+    geometry = _col2im_geometry(columns, image_size, stride, padding)
+    xp = get_array_module(columns)
+    columns = xp.ascontiguousarray(columns)
+    images = xp.empty(geometry[:4], dtype=columns.dtype)
+    _COL2IM.launch(columns.dtype, (columns, images) + geometry, images.size)
+    return images

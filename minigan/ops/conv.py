@@ -1,0 +1,273 @@
+"""2-D convolution and transposed convolution: im2col + one GEMM, differentiable to any order.
+
+Three Functions form a closed set, each one's backward made of the others:
+
+    Conv2d           y = W ⋆ x          dx = conv_transpose2d(dy, W)     dW = Conv2dGradWeight(x, dy)
+    ConvTranspose2d  y = Wᵀ ⋆ x         dx = conv2d(dy, W)               dW = Conv2dGradWeight(dy, x)
+    Conv2dGradWeight dW = dy ⋆ x        dx = conv_transpose2d(dy, G)     d(dy) = conv2d(x, G)
+
+(G is the gradient arriving at Conv2dGradWeight's output.) Every backward reads its inputs as
+Tensors and calls these Functions again, so gradients of gradients, as in a gradient penalty,
+follow with respect to inputs and weights alike.
+
+The arrays: `_im2col` gathers every kernel window of the padded image into the columns of a matrix
+(C·kh·kw, N·Ho·Wo), so a convolution is one matrix product with the weight as a (C_out, C·kh·kw)
+matrix. `_col2im` is its adjoint: it adds each column back where it was read from. Both keep
+channels first ((C, N, H, W), "channel-major") because then each GEMM operand is one contiguous
+matrix; `_channel_major` and `_batch_major` move between that and torch's (N, C, H, W). The
+columns are kh·kw / (sh·sw) times the size of the image and slow to gather, so a Function that
+already has them (Conv2d from its forward, ConvTranspose2d's backward for both its gradients)
+hands them on instead of gathering them again.
+"""
+import numbers
+
+from minigan.autograd import Function
+from minigan.backend import get_array_module
+from minigan.ops.shape import reshape
+from minigan.tensor import Tensor
+
+
+# --------------------------------------------------------------------------------------------
+# Array helpers: layouts, im2col and its adjoint
+# --------------------------------------------------------------------------------------------
+def _channel_major(images):
+    """(N, C, H, W) -> contiguous (C, N, H, W)."""
+    return get_array_module(images).ascontiguousarray(images.transpose(1, 0, 2, 3))
+
+
+def _batch_major(images):
+    """(C, N, H, W) -> contiguous (N, C, H, W), torch's layout."""
+    return get_array_module(images).ascontiguousarray(images.transpose(1, 0, 2, 3))
+
+
+def _im2col(images, kernel_size, stride, padding):
+    """Every kernel window of the zero-padded images, as a contiguous (C, kh, kw, N, Ho, Wo) array:
+
+        columns[c, i, j, n, h, w] = padded[n, c, h·sh + i, w·sw + j]
+
+    The windows are a strided view of the padded images; the one copy puts them in GEMM layout.
+    """
+    xp = get_array_module(images)
+    (pad_h, pad_w), (stride_h, stride_w) = padding, stride
+    if pad_h or pad_w:
+        images = xp.pad(images, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
+    windows = xp.lib.stride_tricks.sliding_window_view(images, kernel_size, axis=(2, 3))
+    windows = windows[:, :, ::stride_h, ::stride_w]  # (N, C, Ho, Wo, kh, kw), still a view
+    return xp.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3))
+
+
+def _col2im(columns, image_size, stride, padding):
+    """The adjoint of `_im2col`: columns (C, kh, kw, N, Ho, Wo) summed back into (N, C, H, W).
+
+    Windows overlap where the stride is smaller than the kernel, so every column is added onto
+    the pixel it was read from. Split the padded image by stride phase: its rows sh·q + a form
+    phase a. Kernel offset i lands in phase i % sh, shifted by i // sh rows, so each phase plane
+    is the sum of its kernel offsets' (C, N, Ho, Wo) slabs, contiguous and shifted, and is then
+    written into every sh-th row and sw-th column of the image once.
+    """
+    xp = get_array_module(columns)
+    channels, kernel_h, kernel_w, batch, out_h, out_w = columns.shape
+    (height, width), (stride_h, stride_w), (pad_h, pad_w) = image_size, stride, padding
+    plane_h, plane_w = -(-(height + 2 * pad_h) // stride_h), -(-(width + 2 * pad_w) // stride_w)
+    padded = xp.empty((batch, channels, plane_h * stride_h, plane_w * stride_w), dtype=columns.dtype)
+    plane = xp.empty((channels, batch, plane_h, plane_w), dtype=columns.dtype)
+    for phase_h in range(stride_h):
+        for phase_w in range(stride_w):
+            plane.fill(0)
+            for i in range(phase_h, kernel_h, stride_h):
+                for j in range(phase_w, kernel_w, stride_w):
+                    shift_h, shift_w = i // stride_h, j // stride_w
+                    plane[:, :, shift_h:shift_h + out_h, shift_w:shift_w + out_w] += columns[:, i, j]
+            padded[:, :, phase_h::stride_h, phase_w::stride_w] = plane.transpose(1, 0, 2, 3)
+    return xp.ascontiguousarray(padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width])
+
+
+def _as_matrix(array, leading_axes=1):
+    """An array as a matrix: its first `leading_axes` axes index the rows, the rest the columns."""
+    rows = 1
+    for size in array.shape[:leading_axes]:
+        rows *= size
+    return array.reshape(rows, -1)
+
+
+# --------------------------------------------------------------------------------------------
+# The three Functions
+# --------------------------------------------------------------------------------------------
+class Conv2d(Function):
+    """y[n, o] = Σ_c W[o, c] ⋆ x[n, c]: cross-correlation, weight (C_out, C_in, kh, kw).
+
+    `columns`, when the caller already has `_im2col` of the input, saves building it again.
+    Forward keeps the columns for the weight gradient, which multiplies the same matrix: they go
+    into Conv2dGradWeight's *forward* only, as a value, while its backward reads the input
+    Tensor, so every higher derivative is exact.
+    """
+
+    def __init__(self, stride, padding, columns=None):
+        self.stride, self.padding, self.columns = stride, padding, columns
+
+    def forward(self, images, weight):
+        if self.columns is None:
+            self.columns = _im2col(images, weight.shape[2:], self.stride, self.padding)
+        # y[o, (n, h, w)] = Σ_(c, i, j) W[o, (c, i, j)] columns[(c, i, j), (n, h, w)]
+        output = _as_matrix(weight) @ _as_matrix(self.columns, 3)
+        return _batch_major(output.reshape(weight.shape[0], *self.columns.shape[3:]))
+
+    def backward(self, grad_output):
+        images, weight = self.inputs
+        need_images, need_weight = self.needs_input_grad
+        grad_images = grad_weight = None
+        if need_images:
+            # conv2d is linear in x; its adjoint is the transposed convolution with the same W
+            grad_images = ConvTranspose2d(self.stride, self.padding, images.shape[2:])(grad_output, weight)
+        if need_weight:
+            grad_weight = Conv2dGradWeight(weight.shape[2:], self.stride, self.padding,
+                                           self.columns)(images, grad_output)
+        return grad_images, grad_weight
+
+    def release(self):
+        super().release()
+        self.columns = None
+
+
+class ConvTranspose2d(Function):
+    """The adjoint of Conv2d in its input: y = col2im(Wᵀ x), weight (C_in, C_out, kh, kw).
+
+    `output_size` (H, W) is given explicitly: several sizes convolve down to the same input size
+    when the stride is above 1, and the backward of a strided Conv2d must give back exactly its
+    input's.
+    """
+
+    def __init__(self, stride, padding, output_size):
+        self.stride, self.padding, self.output_size = stride, padding, tuple(output_size)
+
+    def forward(self, images, weight):
+        channel_major = _channel_major(images)
+        # columns[(o, i, j), (n, h, w)] = Σ_c W[c, (o, i, j)] x[c, (n, h, w)]
+        columns = _as_matrix(weight).T @ _as_matrix(channel_major)
+        columns = columns.reshape(weight.shape[1:] + channel_major.shape[1:])
+        return _col2im(columns, self.output_size, self.stride, self.padding)
+
+    def backward(self, grad_output):
+        images, weight = self.inputs
+        need_images, need_weight = self.needs_input_grad
+        # both gradients read the windows of dy: gather them once
+        columns = _im2col(grad_output.data, weight.shape[2:], self.stride, self.padding)
+        grad_images = grad_weight = None
+        if need_images:
+            grad_images = Conv2d(self.stride, self.padding, columns)(grad_output, weight)
+        if need_weight:
+            # the same products as Conv2d's weight gradient, with input and output swapping roles
+            grad_weight = Conv2dGradWeight(weight.shape[2:], self.stride, self.padding,
+                                           columns)(grad_output, images)
+        return grad_images, grad_weight
+
+
+class Conv2dGradWeight(Function):
+    """dW[o, c] = Σ_n dy[n, o] ⋆ x[n, c]: the weight gradient of Conv2d, as an op of (x, dy).
+
+    It is bilinear in x and dy, so its own backward, for an incoming gradient G shaped like W,
+    is a transposed convolution of dy (for x) and a convolution of x (for dy), both with G.
+    `columns` is `_im2col` of x when the caller has it.
+    """
+
+    def __init__(self, kernel_size, stride, padding, columns=None):
+        self.kernel_size, self.stride, self.padding = tuple(kernel_size), stride, padding
+        self.columns = columns
+
+    def forward(self, images, grad_output):
+        columns = self.columns
+        if columns is None:
+            columns = _im2col(images, self.kernel_size, self.stride, self.padding)
+        self.columns = None  # the backward below needs no columns: let them go
+        # dW[o, (c, i, j)] = Σ_(n, h, w) dy[o, (n, h, w)] columns[(c, i, j), (n, h, w)]
+        grad_weight = _as_matrix(_channel_major(grad_output)) @ _as_matrix(columns, 3).T
+        return grad_weight.reshape(grad_output.shape[1:2] + columns.shape[:3])
+
+    def backward(self, grad_grad_weight):
+        images, grad_output = self.inputs
+        need_images, need_grad_output = self.needs_input_grad
+        grad_images = grad_grad_output = None
+        if need_images:
+            transposed = ConvTranspose2d(self.stride, self.padding, images.shape[2:])
+            grad_images = transposed(grad_output, grad_grad_weight)
+        if need_grad_output:
+            grad_grad_output = Conv2d(self.stride, self.padding)(images, grad_grad_weight)
+        return grad_images, grad_grad_output
+
+
+# --------------------------------------------------------------------------------------------
+# The public functions: argument checks, then the Functions
+# --------------------------------------------------------------------------------------------
+def _pair(value, name, op, minimum):
+    """An int or a pair of ints as a pair of Python ints, each at least `minimum`."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or not all(isinstance(v, numbers.Integral) for v in pair):
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(pair) < minimum:
+        raise ValueError(f"{op}: {name} must be at least {minimum}, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_operands(op, images, weight, bias, in_channels_axis, out_channels_axis, weight_layout):
+    """The checks conv2d and conv_transpose2d share: types, ranks, channel counts, bias size."""
+    for name, value in (("input", images), ("weight", weight)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
+    if images.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D input (N, C_in, H, W), got shape {images.shape}")
+    if weight.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D weight {weight_layout}, got shape {weight.shape}")
+    if images.dtype != weight.dtype:
+        raise TypeError(f"{op}: input ({images.dtype}) and weight ({weight.dtype}) must have the same dtype")
+    if images.shape[1] != weight.shape[in_channels_axis]:
+        raise ValueError(
+            f"{op}: input of shape {images.shape} has {images.shape[1]} channels but weight of "
+            f"shape {weight.shape} {weight_layout} expects {weight.shape[in_channels_axis]}")
+    out_channels = weight.shape[out_channels_axis]
+    if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (out_channels,)):
+        raise ValueError(f"{op}: bias must be a Tensor of shape ({out_channels},) for weight of shape "
+                         f"{weight.shape}, got {getattr(bias, 'shape', type(bias).__name__)}")
+    if bias is not None and bias.dtype != weight.dtype:
+        raise TypeError(f"{op}: bias ({bias.dtype}) and weight ({weight.dtype}) must have the same dtype")
+
+
+def _add_bias(output, bias):
+    """output[n, o, h, w] + bias[o]; its backward sums the gradient over n, h and w."""
+    return output if bias is None else output + reshape(bias, (1, -1, 1, 1))
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0):
+    """torch.nn.functional.conv2d: input (N, C_in, H, W), weight (C_out, C_in, kh, kw)."""
+    op = "conv2d"
+    _check_operands(op, input, weight, bias, 1, 0, "(C_out, C_in, kh, kw)")
+    stride, padding = _pair(stride, "stride", op, 1), _pair(padding, "padding", op, 0)
+    kernel_size = weight.shape[2:]
+    padded_size = tuple(size + 2 * pad for size, pad in zip(input.shape[2:], padding))
+    if any(kernel > size for kernel, size in zip(kernel_size, padded_size)):
+        raise ValueError(
+            f"{op}: kernel {kernel_size[0]}x{kernel_size[1]} (weight shape {weight.shape}) is larger "
+            f"than the padded input {padded_size[0]}x{padded_size[1]} (input shape {input.shape}, "
+            f"padding {padding})")
+    return _add_bias(Conv2d(stride, padding)(input, weight), bias)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0):
+    """torch.nn.functional.conv_transpose2d: input (N, C_in, H, W), weight (C_in, C_out, kh, kw).
+
+    The output is (H - 1)·s - 2p + k + output_padding tall (and likewise wide): output_padding
+    picks which of the sizes that a stride-s convolution maps to H is meant.
+    """
+    op = "conv_transpose2d"
+    _check_operands(op, input, weight, bias, 0, 1, "(C_in, C_out, kh, kw)")
+    stride, padding = _pair(stride, "stride", op, 1), _pair(padding, "padding", op, 0)
+    output_padding = _pair(output_padding, "output_padding", op, 0)
+    if any(extra >= step for extra, step in zip(output_padding, stride)):
+        raise ValueError(f"{op}: output_padding {output_padding} must be smaller than stride {stride}")
+    output_size = tuple((size - 1) * step - 2 * pad + kernel + extra for size, step, pad, kernel, extra
+                        in zip(input.shape[2:], stride, padding, weight.shape[2:], output_padding))
+    if min(output_size) <= 0:
+        raise ValueError(
+            f"{op}: the output size {output_size} is not positive for input shape {input.shape}, "
+            f"weight shape {weight.shape}, stride {stride}, padding {padding}, output_padding "
+            f"{output_padding}")
+    return _add_bias(ConvTranspose2d(stride, padding, output_size)(input, weight), bias)
