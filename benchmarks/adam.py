@@ -9,14 +9,16 @@ reference (on CPU it is the per-tensor one); its fused CPU kernel is printed for
     python benchmarks/adam.py [--repeats 30] [--threads 1]
 """
 import argparse
-import statistics
-import time
+import os
+import sys
 
 import numpy
 import torch
 
-import minigan
-from minigan import optim
+sys.path.insert(0, os.path.dirname(__file__))
+import minigan  # noqa: E402
+from minigan import optim  # noqa: E402
+from timing import compare, limit_threads  # noqa: E402
 
 # Parameter shapes, as torch lays them out (Linear weight (out, in), conv weight (out, in, kh, kw),
 # ConvTranspose2d weight (in, out, kh, kw)).
@@ -26,21 +28,6 @@ MLP_GAN = [  # the seeds' MNIST MLP GAN: G 96-1024-1024-784, D 784-256-256-1: 2.
 DCGAN_GENERATOR = [  # the 64×64 DCGAN generator (nz=100, ngf=64) with BatchNorm: 3.6 M parameters
     (100, 512, 4, 4), (512,), (512,), (512, 256, 4, 4), (256,), (256,),
     (256, 128, 4, 4), (128,), (128,), (128, 64, 4, 4), (64,), (64,), (64, 3, 4, 4)]
-
-
-def median_seconds(steps, repeats, warmup=5):
-    """Median time of each step function; the functions take turns, so that a change in the
-    machine's load during the run affects all of them alike."""
-    for _ in range(warmup):
-        for step in steps:
-            step()
-    times = [[] for _ in steps]
-    for _ in range(repeats):
-        for step, step_times in zip(steps, times):
-            start = time.perf_counter()
-            step()
-            step_times.append(time.perf_counter() - start)
-    return [statistics.median(step_times) for step_times in times]
 
 
 def benchmark(name, shapes, repeats, options):
@@ -58,9 +45,9 @@ def benchmark(name, shapes, repeats, options):
     theirs_fused = [torch.tensor(value, requires_grad=True) for value in values]
     for param, grad in zip(theirs_fused, grads):
         param.grad = torch.tensor(grad)
-    our_time, torch_time, fused_time = median_seconds(
-        [optim.Adam(ours, **options).step, torch.optim.Adam(theirs, **options).step,
-         torch.optim.Adam(theirs_fused, fused=True, **options).step], repeats)
+    our_time, torch_time, fused_time = compare(
+        optim.Adam(ours, **options).step, torch.optim.Adam(theirs, **options).step,
+        torch.optim.Adam(theirs_fused, fused=True, **options).step, repeats=repeats, warmup=5)
     print(f"{name:<18} {count / 1e6:5.2f} M  minigan {our_time * 1e3:7.2f} ms   torch {torch_time * 1e3:7.2f} ms"
           f"   ratio {our_time / torch_time:5.2f}x   (torch fused {fused_time * 1e3:6.2f} ms)")
 
@@ -68,9 +55,9 @@ def benchmark(name, shapes, repeats, options):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30, help="timed steps per measurement")
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (numpy uses 1)")
+    parser.add_argument("--threads", type=int, default=1, help="threads for torch (and numpy's BLAS)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    limit_threads(args.threads)
     print(f"Adam step, float32, torch {torch.__version__} with {torch.get_num_threads()} thread(s), "
           f"numpy {numpy.__version__}, median of {args.repeats}")
     for options in ({}, {"weight_decay": 1e-4, "amsgrad": True}):

@@ -1,14 +1,23 @@
 """Shared by the benchmarks: equal thread counts for numpy and torch, and alternating median timing."""
+import os
 import statistics
 import time
 
 
 def limit_threads(threads):
-    """Give numpy's BLAS and torch the same number of threads; returns what was set up."""
+    """Give numpy's BLAS and torch the same number of threads; returns threadpoolctl's limiter, or
+    None where threadpoolctl is not installed (then only torch's count can be set here)."""
     import torch
-    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "all cores"))
+        print(f"threadpoolctl is not installed: torch uses {threads} thread(s); numpy's BLAS uses what "
+              f"OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS) said at start-up: {blas_threads}. Set "
+              f"OPENBLAS_NUM_THREADS={threads}, or pip install threadpoolctl, for equal counts.")
+        return None
     return threadpool_limits(limits=threads)
 
 
@@ -18,16 +27,22 @@ def time_call(fn):
     return time.perf_counter() - start
 
 
-def compare(minigan_fn, torch_fn, repeats=20, warmup=3):
-    """Median seconds of each function, called alternately so both see the same machine state."""
+def compare(*fns, repeats=20, warmup=3, pause=0.0):
+    """Median seconds of each function, called in turn so that all see the same machine state.
+
+    `pause` seconds of sleep before each timed call let the thread pools of the function before
+    go idle: OpenBLAS's and OpenMP's workers spin for a while after their work (OpenBLAS's for
+    about 0.1 s) and would otherwise take cores from the next function.
+    """
     for _ in range(warmup):
-        minigan_fn()
-        torch_fn()
-    ours, theirs = [], []
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        ours.append(time_call(minigan_fn))
-        theirs.append(time_call(torch_fn))
-    return statistics.median(ours), statistics.median(theirs)
+        for fn, fn_times in zip(fns, times):
+            time.sleep(pause)
+            fn_times.append(time_call(fn))
+    return tuple(statistics.median(fn_times) for fn_times in times)
 
 
 def print_table(title, rows, unit="ms", scale=1e3):

@@ -12,7 +12,7 @@ ngf = ndf = 32 is sized for a CPU.
 import minigan
 import minigan.nn as nn
 from minigan.data import load_cifar10, load_mnist, resize_images, scale_images
-from minigan.utils.training import TrainingRun, check_arguments, example_arguments, resolve_epochs
+from minigan.utils.training import TrainingRun, check_arguments, example_arguments, example_device, resolve_epochs
 
 
 def blocks_for(image_size):
@@ -85,12 +85,39 @@ def gan_arguments(description, **defaults):
     return parser
 
 
+def train_step(G, D, criterion, optimizer_G, optimizer_D, real, nz):
+    """One D update on real and fake images, then one G update through D; returns the losses."""
+    batch, device = real.shape[0], real.device
+    real_label = minigan.ones(batch, device=device)
+    fake_label = minigan.zeros(batch, device=device)
+
+    # (1) update D: maximise log D(x) + log(1 - D(G(z)))
+    optimizer_D.zero_grad()
+    output_real = D(real)
+    loss_D_real = criterion(output_real, real_label)
+    loss_D_real.backward()
+    fake = G(minigan.randn(batch, nz, 1, 1, device=device))
+    output_fake = D(fake.detach())
+    loss_D_fake = criterion(output_fake, fake_label)
+    loss_D_fake.backward()
+    optimizer_D.step()
+
+    # (2) update G: maximise log D(G(z))
+    optimizer_G.zero_grad()
+    output = D(fake)
+    loss_G = criterion(output, real_label)
+    loss_G.backward()
+    optimizer_G.step()
+    return {"Loss_D": loss_D_real + loss_D_fake, "Loss_G": loss_G, "D(x)": output_real.mean(),
+            "D(G(z))": output_fake.mean()}
+
+
 def main(argv=None):
     parser = gan_arguments(__doc__.splitlines()[0], epochs=5, batch_size=64, lr=2e-4)
     args = parser.parse_args(argv)
     check_arguments(parser, args)
     minigan.manual_seed(args.seed)
-    device = "cuda" if args.backend == "cupy" else "cpu"
+    device = example_device(args)
 
     images = load_images(args)
     resolve_epochs(args, len(images), 2)  # as long as 2 epochs of full MNIST: ~10 minutes on 2 CPU cores
@@ -112,30 +139,7 @@ def main(argv=None):
     run.set_sampler(samples)
     for _, _, indices in run.batches(len(images)):
         real = minigan.tensor(images[indices], device=device)
-        batch = real.shape[0]
-        real_label = minigan.ones(batch, device=device)
-        fake_label = minigan.zeros(batch, device=device)
-
-        # (1) update D: maximise log D(x) + log(1 - D(G(z)))
-        optimizer_D.zero_grad()
-        output_real = D(real)
-        loss_D_real = criterion(output_real, real_label)
-        loss_D_real.backward()
-        fake = G(minigan.randn(batch, args.nz, 1, 1, device=device))
-        output_fake = D(fake.detach())
-        loss_D_fake = criterion(output_fake, fake_label)
-        loss_D_fake.backward()
-        optimizer_D.step()
-
-        # (2) update G: maximise log D(G(z))
-        optimizer_G.zero_grad()
-        output = D(fake)
-        loss_G = criterion(output, real_label)
-        loss_G.backward()
-        optimizer_G.step()
-
-        run.log({"Loss_D": loss_D_real + loss_D_fake, "Loss_G": loss_G, "D(x)": output_real.mean(),
-                 "D(G(z))": output_fake.mean()})
+        run.log(train_step(G, D, criterion, optimizer_G, optimizer_D, real, args.nz))
     return run.finish()
 
 

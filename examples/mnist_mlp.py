@@ -14,7 +14,7 @@ import minigan
 import minigan.nn as nn
 import minigan.nn.functional as F
 from minigan.data import load_mnist, scale_images
-from minigan.utils.training import TrainingRun, check_arguments, example_arguments, resolve_epochs
+from minigan.utils.training import TrainingRun, check_arguments, example_arguments, example_device, resolve_epochs
 
 ARCHS = {
     "default": dict(noise_dim=96, batch_size=128, lr=5e-4, betas=(0.5, 0.999), epochs=5),
@@ -105,7 +105,7 @@ def main(argv=None):
     args.lr = args.lr or config["lr"]
     check_arguments(parser, args)
     minigan.manual_seed(args.seed)
-    device = "cuda" if args.backend == "cupy" else "cpu"
+    device = example_device(args)
 
     images = scale_images(load_mnist(args.data_dir).images).reshape(-1, 784)  # [-1, 1], flat
     resolve_epochs(args, len(images), config["epochs"])

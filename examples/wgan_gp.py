@@ -15,7 +15,7 @@ uses Adam(1e-4, betas (0, 0.9)): `--lr 1e-4 --beta1 0 --beta2 0.9`.
 import minigan
 import minigan.nn as nn
 from dcgan import Discriminator, Generator, gan_arguments, load_images, weights_init
-from minigan.utils.training import TrainingRun, check_arguments, resolve_epochs
+from minigan.utils.training import TrainingRun, check_arguments, example_device, resolve_epochs
 
 
 def gradient_penalty(critic, real, fake):
@@ -28,6 +28,27 @@ def gradient_penalty(critic, real, fake):
     return ((gradients.reshape(batch, -1).norm(2, dim=1) - 1) ** 2).mean()
 
 
+def critic_step(G, critic, optimizer_C, real, nz, lambda_gp):
+    """Score real high, fake low, and keep the critic's gradient norm near 1; returns the losses."""
+    optimizer_C.zero_grad()
+    fake = G(minigan.randn(real.shape[0], nz, 1, 1, device=real.device)).detach()
+    score_real, score_fake = critic(real).mean(), critic(fake).mean()
+    penalty = gradient_penalty(critic, real, fake)
+    loss_C = score_fake - score_real + lambda_gp * penalty
+    loss_C.backward()
+    optimizer_C.step()
+    return {"critic": loss_C, "wasserstein": score_real - score_fake, "penalty": penalty}
+
+
+def generator_step(G, critic, optimizer_G, batch, nz, device):
+    """Raise the critic's score of fresh samples; returns G's loss."""
+    optimizer_G.zero_grad()
+    loss_G = -critic(G(minigan.randn(batch, nz, 1, 1, device=device))).mean()
+    loss_G.backward()
+    optimizer_G.step()
+    return loss_G
+
+
 def main(argv=None):
     parser = gan_arguments(__doc__.splitlines()[0], epochs=5, batch_size=64, lr=2e-4, beta1=0.5, beta2=0.9)
     parser.add_argument("--n-critic", type=int, default=5, help="critic updates per generator update")
@@ -37,7 +58,7 @@ def main(argv=None):
     if args.n_critic < 1 or args.lambda_gp < 0:
         parser.error("--n-critic must be ≥ 1 and --lambda-gp ≥ 0")
     minigan.manual_seed(args.seed)
-    device = "cuda" if args.backend == "cupy" else "cpu"
+    device = example_device(args)
 
     images = load_images(args)
     resolve_epochs(args, len(images), 2)  # as long as 2 epochs of full MNIST: ~10 minutes on 2 CPU cores
@@ -61,25 +82,9 @@ def main(argv=None):
     loss_G = None
     for _, _, indices in run.batches(len(images)):
         real = minigan.tensor(images[indices], device=device)
-        batch = real.shape[0]
-
-        # the critic: score real high, fake low, and keep its gradient norm near 1
-        optimizer_C.zero_grad()
-        fake = G(minigan.randn(batch, args.nz, 1, 1, device=device)).detach()
-        score_real, score_fake = critic(real).mean(), critic(fake).mean()
-        penalty = gradient_penalty(critic, real, fake)
-        loss_C = score_fake - score_real + args.lambda_gp * penalty
-        loss_C.backward()
-        optimizer_C.step()
-
-        # the generator, every n_critic steps: raise the critic's score of its samples
-        if run.step % args.n_critic == args.n_critic - 1:
-            optimizer_G.zero_grad()
-            loss_G = -critic(G(minigan.randn(batch, args.nz, 1, 1, device=device))).mean()
-            loss_G.backward()
-            optimizer_G.step()
-
-        losses = {"critic": loss_C, "wasserstein": score_real - score_fake, "penalty": penalty}
+        losses = critic_step(G, critic, optimizer_C, real, args.nz, args.lambda_gp)
+        if run.step % args.n_critic == args.n_critic - 1:  # the generator, every n_critic steps
+            loss_G = generator_step(G, critic, optimizer_G, real.shape[0], args.nz, device)
         if loss_G is not None:
             losses["G"] = loss_G
         run.log(losses)

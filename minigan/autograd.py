@@ -14,6 +14,8 @@ import functools
 import heapq
 import itertools
 
+import numpy
+
 from minigan import backend
 from minigan.tensor import Tensor
 
@@ -21,6 +23,7 @@ from minigan.tensor import Tensor
 # Grad mode: whether ops record a graph
 # --------------------------------------------------------------------------------------------
 _grad_enabled = True
+_recording_in = None  # where ops are recorded now: None in a forward pass, "Exp.backward" in that backward
 
 
 def is_grad_enabled():
@@ -50,6 +53,22 @@ class _GradMode:
             with _GradMode(mode):  # a fresh context per call, so recursive calls nest
                 return function(*args, **kwargs)
         return with_grad_mode
+
+
+class _RecordingIn:
+    """Inside, every Function recorded notes `where` it was made ("Exp.backward"), so that a
+    drawing of the graph (minigan.viz) can tell the ops of a backward from those of the forward."""
+
+    def __init__(self, where):
+        self.where = where
+
+    def __enter__(self):
+        global _recording_in
+        self.outer, _recording_in = _recording_in, self.where
+
+    def __exit__(self, *exc_info):
+        global _recording_in
+        _recording_in = self.outer
 
 
 class no_grad(_GradMode):
@@ -92,17 +111,20 @@ def constant_like(value, reference):
     """A Python number or array as a Tensor that may meet `reference` in an op.
 
     Numbers take the reference's dtype (as torch treats scalars), or the default float dtype
-    when a float meets an integer tensor.
+    when a float meets an integer tensor, and its device. Arrays stay on their device: a host
+    array meeting a 'cuda' tensor is an error of the op, not a silent copy in every step.
     """
     if isinstance(value, Tensor):
         return value
+    xp = backend.get_array_module(reference.data)
     if isinstance(value, (bool, int, float)):
         dtype = reference.dtype
         if isinstance(value, float) and dtype.kind not in "fc":
             dtype = backend.default_dtype()
-        xp = backend.get_array_module(reference.data)
         return Tensor(xp.asarray(value, dtype=dtype))
-    return Tensor(backend.as_array(value, device=reference.device))
+    if isinstance(value, numpy.generic):  # a numpy number keeps its dtype, as a 0-d array would
+        return Tensor(xp.asarray(value))
+    return Tensor(backend.as_array(value))
 
 
 class Function:
@@ -121,17 +143,27 @@ class Function:
     generation = 0
     inputs = None
     saves_output = False  # True for ops whose backward reads their output (exp, tanh, sigmoid)
+    built_in_backward = None  # "Exp.backward" if Exp's backward recorded this op; "backward": the engine's sums
 
     def __call__(self, *inputs):
         reference = next(x for x in inputs if isinstance(x, Tensor))
         inputs = tuple(constant_like(x, reference) for x in inputs)
-        output_data = backend.as_ndarray(self.forward(*[x.data for x in inputs]))
+        arrays = [x.data for x in inputs]
+        first = type(arrays[0])
+        for array in arrays:
+            if type(array) is not first:  # cheap: only arrays of different types can be on different devices
+                backend.check_same_device(self.name, arrays)
+        try:
+            output_data = backend.as_ndarray(self.forward(*arrays))
+        except backend.HostDeviceError as error:  # the stand-in device caught a host/device mix-up
+            raise backend.HostDeviceError(f"{self.name}: {error}") from error
         output = Tensor(output_data)
         if _grad_enabled and any(x.requires_grad for x in inputs):
             self.inputs = inputs
             self.needs_input_grad = tuple(x.requires_grad for x in inputs)
             self.generation = 1 + max(x.generation for x in inputs)
             self.hooks = None
+            self.built_in_backward = _recording_in
             if self.saves_output:
                 self.output_data = output_data
             output.requires_grad = True
@@ -186,6 +218,10 @@ def _seed_gradients(outputs, grad_outputs):
             seed = Tensor(xp.ones(output.shape, dtype=output.dtype))
         else:
             seed = constant_like(seed, output)
+            if seed.device != output.device:
+                raise backend.DeviceMismatchError(
+                    f"backward: gradient {i} is on {seed.device} but output {i} is on {output.device}; "
+                    "they must be on one device")
             if seed.shape != output.shape:
                 raise RuntimeError(
                     f"backward: gradient {i} has shape {seed.shape} but the output has shape "
@@ -254,7 +290,7 @@ def _run_backward(outputs, seeds, retain_graph, create_graph, targets=None):
                 grads[fn] = gradient
                 heapq.heappush(heap, (-fn.generation, next(order), fn))
 
-    with set_grad_enabled(create_graph):
+    with set_grad_enabled(create_graph), _RecordingIn("backward"):
         for output, seed in zip(outputs, seeds):
             accumulate(output, seed)
         captured = {}
@@ -268,7 +304,10 @@ def _run_backward(outputs, seeds, retain_graph, create_graph, targets=None):
                 captured[fn] = grad_output
             if fn.inputs is None:
                 raise _freed_graph_error(fn)
-            input_grads = fn.backward(grad_output)
+            try:
+                input_grads = _call_backward(fn, grad_output, create_graph)
+            except (backend.HostDeviceError, backend.DeviceMismatchError) as error:
+                raise type(error)(f"in the backward of {fn.name}: {error}") from error
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
             for x, gx in zip(fn.inputs, input_grads):
@@ -292,6 +331,15 @@ def _run_backward(outputs, seeds, retain_graph, create_graph, targets=None):
                 gradient = _apply_hooks(leaf._hooks, gradient)
             _store_leaf_grad(leaf, gradient, create_graph, handed_out)
     return None
+
+
+def _call_backward(fn, grad_output, create_graph):
+    """fn.backward(grad_output); with create_graph, the ops it records note that they were made
+    in fn's backward."""
+    if not create_graph:
+        return fn.backward(grad_output)
+    with _RecordingIn(f"{fn.name}.backward"):
+        return fn.backward(grad_output)
 
 
 def _captured_gradient(target, captured, leaf_grads):

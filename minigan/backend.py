@@ -1,9 +1,29 @@
-"""The one seam between minigan and its array libraries: numpy on 'cpu' (CuPy joins on 'cuda').
+"""The one seam between minigan and its array libraries: numpy on 'cpu', CuPy on 'cuda'.
 
 Ops never name numpy for array data: they ask `get_array_module(array)` for the library that owns
-an array and call that, so the same op code runs wherever the array lives.
+an array and call that, so the same op code runs wherever the array lives. Three kinds of array
+exist:
+
+    numpy.ndarray              device 'cpu'    module numpy
+    cupy.ndarray               device 'cuda'   module cupy
+    standin.DeviceArray        device 'cuda'   module standin.xp  (tests: minigan/cuda/standin.py)
+
+Devices are named as torch names them: 'cpu' (alias 'numpy') and 'cuda' (aliases 'cupy',
+'cuda:0'). `module_for(device)` is the library that makes arrays on a device; 'cuda' imports CuPy
+on first use and raises `DeviceUnavailableError`, saying what is missing, where CuPy or a usable
+GPU is not there. `use_standin_for_cuda()` makes 'cuda' mean the stand-in device instead, so the
+tests run the exact CUDA code path on a machine without a GPU.
+
+float32 matrix products on CuPy use full float32 precision, as torch's do by default: TF32 tensor
+cores (10-bit mantissas, up to ~1e-3 relative error) are off unless `allow_tf32(True)` is called
+or the environment sets CuPy's own switch, CUPY_TF32=1.
 """
+import os
+import sys
+
 import numpy
+
+from minigan.cuda import standin
 
 float32 = numpy.float32
 float64 = numpy.float64
@@ -32,27 +52,191 @@ def default_dtype():
 get_default_dtype = default_dtype
 
 
+# --------------------------------------------------------------------------------------------
+# Which library owns an array, and on which device it lives
+# --------------------------------------------------------------------------------------------
 def get_array_module(array):
     """The array library that owns `array`: every op asks this instead of naming numpy."""
+    kind = type(array)
+    if kind is numpy.ndarray:  # the CPU's fast path: one type check
+        return numpy
+    if kind is standin.DeviceArray:
+        return standin.xp
+    cupy = sys.modules.get("cupy")  # no CuPy loaded means no CuPy arrays exist
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return cupy
     return numpy
 
 
 def device_of(array):
-    """The device name of an array."""
-    return "cpu"
+    """'cpu' for a host array (or a number), 'cuda' for a CuPy or stand-in array."""
+    return "cpu" if get_array_module(array) is numpy else "cuda"
+
+
+def is_device_array(value):
+    """True for an array that lives on 'cuda' (CuPy's or the stand-in's)."""
+    return get_array_module(value) is not numpy and hasattr(value, "shape")
+
+
+class DeviceMismatchError(RuntimeError):
+    """An op was given arrays that live on different devices."""
+
+
+HostDeviceError = standin.HostDeviceError  # what the stand-in raises where CuPy code would break
+
+
+def check_same_device(op, arrays):
+    """Raise DeviceMismatchError, naming `op` and both devices, unless all `arrays` share one."""
+    first = type(arrays[0])
+    for array in arrays[1:]:
+        if type(array) is not first and device_of(array) != device_of(arrays[0]):
+            raise DeviceMismatchError(
+                f"{op}: inputs are on different devices: {device_of(arrays[0])} and {device_of(array)}; "
+                "move them to one device first, e.g. x.to('cuda') or x.cpu()")
+
+
+# --------------------------------------------------------------------------------------------
+# Device names, and the library behind each
+# --------------------------------------------------------------------------------------------
+_DEVICE_NAMES = {None: "cpu", "cpu": "cpu", "numpy": "cpu", "cuda": "cuda", "cupy": "cuda", "cuda:0": "cuda"}
+INSTALL_CUDA = 'pip install -e ".[cuda]"'
 
 
 def check_device(device):
-    """The canonical device name ('cpu') for any accepted spelling."""
-    if device in (None, "cpu", "numpy"):
-        return "cpu"
-    raise ValueError(f"unknown device {device!r}: minigan knows 'cpu' (alias 'numpy')")
+    """The canonical device name, 'cpu' or 'cuda', for any accepted spelling (None means 'cpu')."""
+    try:
+        return _DEVICE_NAMES[device]
+    except (KeyError, TypeError):
+        pass
+    if isinstance(device, str) and device.startswith("cuda:"):
+        raise ValueError(f"device {device!r}: minigan runs on one GPU, 'cuda' (or 'cuda:0'); "
+                         "choose the GPU with CUDA_VISIBLE_DEVICES")
+    raise ValueError(f"unknown device {device!r}: minigan knows 'cpu' (alias 'numpy') and "
+                     "'cuda' (aliases 'cupy', 'cuda:0')")
 
 
+def module_for(device):
+    """The array library that makes arrays on `device`: numpy for 'cpu'; for 'cuda', CuPy (or the
+    stand-in under `use_standin_for_cuda`), raising DeviceUnavailableError if it cannot run."""
+    if device is None or device == "cpu" or check_device(device) == "cpu":  # cheapest tests first
+        return numpy
+    return standin.xp if _standin_for_cuda else _cupy()
+
+
+class DeviceUnavailableError(RuntimeError):
+    """'cuda' was asked for, but CuPy is not installed or cannot reach a GPU."""
+
+
+_cupy_module = None  # CuPy, once it has been imported and found a GPU
+
+
+def _cupy():
+    """CuPy, imported and checked for a usable GPU on first use."""
+    global _cupy_module
+    if _cupy_module is None:
+        cupy = _import_cupy()
+        _check_gpu(cupy)
+        _cupy_module = cupy
+        _apply_tf32()
+    return _cupy_module
+
+
+def _import_cupy():
+    try:
+        import cupy
+    except ImportError as error:
+        raise DeviceUnavailableError(
+            f"device 'cuda' needs CuPy, which is not installed ({error}). Install minigan's CUDA "
+            f"extra (CuPy for CUDA 13): {INSTALL_CUDA}") from error
+    return cupy
+
+
+def _check_gpu(cupy):
+    """Raise DeviceUnavailableError saying what is missing, unless CuPy can use a GPU."""
+    runtime = cupy.cuda.runtime
+    try:
+        count = runtime.getDeviceCount()
+    except runtime.CUDARuntimeError as error:
+        if "InsufficientDriver" in str(error):
+            problem = ("the NVIDIA driver is missing or older than the CUDA runtime CuPy was built for "
+                       f"({error}); install or update the driver")
+        elif "NoDevice" in str(error):
+            problem = f"no CUDA GPU is visible ({error}); check the machine and CUDA_VISIBLE_DEVICES"
+        else:
+            problem = f"CUDA cannot start ({error})"
+        raise DeviceUnavailableError(
+            f"device 'cuda': CuPy is installed but cannot use a GPU: {problem}. Without a GPU use "
+            f"device 'cpu' (--backend numpy); with one, reinstall the CUDA extra: {INSTALL_CUDA}") from error
+    if count == 0:
+        raise DeviceUnavailableError(
+            "device 'cuda': CuPy is installed but finds no CUDA GPU; use device 'cpu' (--backend numpy)")
+
+
+def cuda_is_available():
+    """True when CuPy imports and a GPU is usable (the stand-in does not count). Never raises."""
+    try:
+        _cupy()
+    except DeviceUnavailableError:
+        return False
+    return True
+
+
+class use_standin_for_cuda:
+    """For tests: 'cuda' means the stand-in device (minigan/cuda/standin.py) from now on, or only
+    inside a `with` block; `use_standin_for_cuda(False)` switches back to CuPy."""
+
+    def __init__(self, enabled=True):
+        global _standin_for_cuda
+        self.previous = _standin_for_cuda
+        _standin_for_cuda = bool(enabled)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        global _standin_for_cuda
+        _standin_for_cuda = self.previous
+
+
+_standin_for_cuda = False
+
+
+# --------------------------------------------------------------------------------------------
+# TF32: off by default, as in torch
+# --------------------------------------------------------------------------------------------
+_tf32 = os.environ.get("CUPY_TF32", "0").strip() not in ("", "0")  # CuPy's own switch, off unless set
+
+
+def allow_tf32(allowed=True):
+    """Let CuPy's float32 matrix products use TF32 tensor cores (faster on Ampere and later GPUs,
+    about 1e-3 relative error) or, with False, full float32 precision (the default, as torch)."""
+    global _tf32
+    _tf32 = bool(allowed)
+    if _cupy_module is not None:
+        _apply_tf32()
+
+
+def _apply_tf32():
+    """Set CuPy's cuBLAS compute type for float32. CuPy 14 keeps it per dtype in a private module;
+    where that is gone, CUPY_TF32 still decides, read by CuPy at its first float32 product."""
+    linalg = getattr(_cupy_module._core, "_routines_linalg", None)
+    if not hasattr(linalg, "set_compute_type"):
+        os.environ["CUPY_TF32"] = "1" if _tf32 else "0"
+        return
+    linalg.set_compute_type(numpy.float32, linalg.COMPUTE_TYPE_TF32 if _tf32 else linalg.COMPUTE_TYPE_DEFAULT)
+
+
+# --------------------------------------------------------------------------------------------
+# Making arrays and moving them between devices
+# --------------------------------------------------------------------------------------------
 def as_array(data, dtype=None, device=None):
-    """`data` (nested lists, scalars, arrays) as an array of `device`, copying only when needed."""
-    check_device(device)
-    return numpy.asarray(to_numpy(data) if not isinstance(data, (list, tuple)) else data, dtype=dtype)
+    """`data` (nested lists, numbers, arrays) as an array on `device`, copying only when needed.
+    Without `device`, an array stays where it is and anything else goes to the host."""
+    source = get_array_module(data)
+    xp = source if device is None else module_for(device)
+    if source is not xp and hasattr(data, "shape"):
+        data = to_numpy(data)  # an array of another device: through the host, explicitly
+    return xp.asarray(data, dtype=dtype)
 
 
 def as_ndarray(value):
@@ -61,5 +245,17 @@ def as_ndarray(value):
 
 
 def to_numpy(array):
-    """A host numpy array with the data of `array`."""
+    """A host numpy array with the data of `array` (a copy from a device, the array itself on the host)."""
+    if type(array) is numpy.ndarray:
+        return array
+    if get_array_module(array) is not numpy:
+        return array.get()
     return numpy.asarray(array)
+
+
+def to_device(array, device):
+    """`array` on `device`: itself if it is there already, else an explicit copy."""
+    xp = module_for(device)
+    if get_array_module(array) is xp:
+        return array
+    return xp.asarray(to_numpy(array))

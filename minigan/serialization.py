@@ -52,10 +52,10 @@ def _encode(obj, arrays, where):
     position in the structure for error messages, e.g. obj['model']['weight']."""
     if obj is None or isinstance(obj, (bool, str)):
         return obj
-    if isinstance(obj, Tensor):
+    if isinstance(obj, Tensor):  # a tensor on 'cuda' is copied to the host; load gives host tensors
         return {"tensor": _store(backend.to_numpy(obj.data), arrays, where)}
-    if isinstance(obj, numpy.ndarray):
-        return {"array": _store(obj, arrays, where)}
+    if isinstance(obj, numpy.ndarray) or backend.is_device_array(obj):
+        return {"array": _store(backend.to_numpy(obj), arrays, where)}
     if isinstance(obj, numpy.generic):  # before float: numpy.float64 is a Python float too
         return {"scalar": _store(numpy.asarray(obj), arrays, where)}
     if isinstance(obj, int):

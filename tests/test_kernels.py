@@ -14,7 +14,7 @@ import dataclasses
 import re
 import shutil
 import subprocess
-import sys
+import zlib
 from typing import Callable
 
 import numpy
@@ -22,7 +22,6 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from parity import torch
 
-from minigan import backend
 from minigan.cuda import kernels, standin
 from minigan.cuda.kernels import (ACTIVATIONS, COMPILE_OPTIONS, KERNELS, Kernel, activation_grad, adam_step, bce,
                                   bce_with_logits, bias_activation, col2im, im2col, norm_statistics, normalize)
@@ -34,7 +33,7 @@ TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
 
 
 def _rng(*key):
-    return numpy.random.default_rng(abs(hash(key)) % 2**32)
+    return numpy.random.default_rng(zlib.crc32(repr(key).encode()))  # hash() of str varies per process
 
 
 def _close(actual, expected, dtype, **kwargs):
@@ -245,11 +244,11 @@ def test_adam_step_is_torch_adam(options, dtype):
                   weight_decay=options["weight_decay"], step=step)
         assert_array_equal(grad, grad_before)
     state = optimizer.state[torch_param]
-    _close(param, _numpy(torch_param), dtype)
-    _close(exp_avg, _numpy(state["exp_avg"]), dtype)
-    _close(exp_avg_sq, _numpy(state["exp_avg_sq"]), dtype)
+    _close(param, _numpy(torch_param), dtype, atol=1e-6)  # float32 values passing near zero
+    _close(exp_avg, _numpy(state["exp_avg"]), dtype, atol=1e-6)
+    _close(exp_avg_sq, _numpy(state["exp_avg_sq"]), dtype, atol=1e-6)
     if options["amsgrad"]:
-        _close(max_exp_avg_sq, _numpy(state["max_exp_avg_sq"]), dtype)
+        _close(max_exp_avg_sq, _numpy(state["max_exp_avg_sq"]), dtype, atol=1e-6)
 
 
 # ============================================================================================
@@ -346,27 +345,13 @@ def _copy(value):
 # ============================================================================================
 # 2. On the stand-in device: one launch, the numpy result
 # ============================================================================================
-@pytest.fixture
-def standin_device(monkeypatch):
-    """backend.get_array_module, knowing the stand-in device. Until the backend knows it itself,
-    the kernel modules are taught here."""
-    if backend.get_array_module(standin.DeviceArray(numpy.zeros(1))) is not standin.xp:
-        host_lookup = backend.get_array_module
-
-        def get_array_module(array):
-            return standin.xp if isinstance(array, standin.DeviceArray) else host_lookup(array)
-        for name, module in list(sys.modules.items()):
-            if name.startswith("minigan.cuda.kernels.") and hasattr(module, "get_array_module"):
-                monkeypatch.setattr(module, "get_array_module", get_array_module)
-
-
 def _to_device(value):
     return standin.xp.asarray(value) if isinstance(value, numpy.ndarray) else value
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("call", CALLS, ids=lambda call: call.name)
-def test_kernel_on_the_standin_device_is_one_launch_with_the_numpy_result(call, dtype, standin_device):
+def test_kernel_on_the_standin_device_is_one_launch_with_the_numpy_result(call, dtype):
     args, kwargs = _make(call, dtype)
     host_args, host_kwargs = [_copy(a) for a in args], {k: _copy(v) for k, v in kwargs.items()}
     expected = call.outputs(call.function(*host_args, **host_kwargs), host_args)

@@ -1,0 +1,8 @@
+"""minigan on NVIDIA GPUs: whether device 'cuda' can be used, the stand-in device that checks the
+CUDA code path without a GPU (standin.py), and the custom kernels (kernels/)."""
+
+
+def is_available():
+    """True when CuPy imports and a GPU is usable, so tensors can live on 'cuda'. Never raises."""
+    from minigan import backend  # not at the top: minigan.backend imports this package
+    return backend.cuda_is_available()

@@ -9,8 +9,11 @@ On the stand-in each of those raises `HostDeviceError` at once, so the CPU test 
   implicit conversion (`numpy.asarray(a)` raises, as with CuPy; `a.get()` copies to the host).
 - `xp` (the module object) mirrors numpy's namespace as `cupy` mirrors it: `xp.exp`, `xp.zeros`,
   `xp.add.at`, `xp.lib.stride_tricks.as_strided`... on DeviceArrays.
-- `counter` counts launches (a call that writes new memory or writes in place; views are free,
-  as on the GPU), host synchronisations (`.item()`, `float()`, `.get()`) and host-to-device copies.
+- `xp.random.default_rng(seed)` is a `Generator` with the methods of CuPy's: numpy draws, the
+  samples live on the device.
+- `counter` counts launches (a call that writes new memory or writes in place; views and empty
+  allocations are free, as on the GPU), host synchronisations (`.item()`, `float()`, `.get()`) and
+  host-to-device copies (`xp.asarray` of host data, a Python number included).
 """
 import types
 
@@ -90,8 +93,9 @@ def _count_call(result, raw_args, in_place=False):
         counter.launches += 1
 
 
-def _device_call(function, name, owner=None):
-    """`function` taking and giving device arrays; `owner` is the array a method belongs to."""
+def _device_call(function, name, owner=None, launches=True):
+    """`function` taking and giving device arrays; `owner` is the array a method belongs to.
+    `launches=False` for calls that only allocate (empty, empty_like): no kernel runs for them."""
     def call(*args, **kwargs):
         raw_args = _unwrap(args, name)
         raw_kwargs = {k: _unwrap(v, name) for k, v in kwargs.items()}
@@ -100,7 +104,8 @@ def _device_call(function, name, owner=None):
         inputs += [a for v in raw_args if isinstance(v, (list, tuple)) for a in v if isinstance(a, numpy.ndarray)]
         if owner is not None:
             inputs.append(owner)
-        _count_call(result, inputs, in_place="out" in kwargs or result is None)
+        if launches:
+            _count_call(result, inputs, in_place="out" in kwargs or result is None)
         return _wrap(result)
     call.__name__ = name
     return call
@@ -111,6 +116,7 @@ def _device_method(array, method, name):
 
 
 _TRANSFERS = {"asarray", "array", "ascontiguousarray"}
+_ALLOCATIONS = {"empty", "empty_like"}
 
 
 def _transfer(function, name):
@@ -120,8 +126,7 @@ def _transfer(function, name):
             result = function(data._array, *args, **kwargs)
             _count_call(result, [data._array])
             return _wrap(result)
-        if isinstance(data, (numpy.ndarray, numpy.generic)) or isinstance(data, (list, tuple)):
-            counter.transfers += 1
+        counter.transfers += 1
         return DeviceArray(numpy.array(function(data, *args, **kwargs)))
     call.__name__ = name
     return call
@@ -144,8 +149,10 @@ class _Namespace:
             wrapped = _Ufunc(value, name)
         elif isinstance(value, type):
             wrapped = value  # dtypes and scalar types are shared with the host, as in CuPy
+        elif attribute in _TRANSFERS:
+            wrapped = _transfer(value, name)
         elif callable(value):
-            wrapped = _transfer(value, name) if attribute in _TRANSFERS else _device_call(value, name)
+            wrapped = _device_call(value, name, launches=attribute not in _ALLOCATIONS)
         else:
             wrapped = value
         setattr(self, attribute, wrapped)
@@ -166,7 +173,34 @@ class _Ufunc:
         return _device_call(getattr(self._ufunc, method), f"{self._name}.{method}")
 
 
+class Generator:
+    """CuPy's `cupy.random.Generator` on the stand-in: each draw is one launch, its samples live
+    on the device. Its bit generator (PCG64DXSM) differs from the host's (PCG64), so the same
+    seed gives the device a stream of its own, as CuPy's XORWOW does."""
+
+    def __init__(self, seed=None):
+        self._host = numpy.random.Generator(numpy.random.PCG64DXSM(seed))
+
+    def _draw(self, samples, dtype):
+        if not counter.paused:
+            counter.launches += 1
+        return DeviceArray(numpy.asarray(samples, dtype=dtype))
+
+    def random(self, size=None, dtype=numpy.float64):
+        return self._draw(self._host.random(size, dtype=dtype), dtype)
+
+    def standard_normal(self, size=None, dtype=numpy.float64):
+        return self._draw(self._host.standard_normal(size, dtype=dtype), dtype)
+
+    def uniform(self, low=0.0, high=1.0, size=None, dtype=numpy.float64):
+        return self._draw(self._host.uniform(low, high, size), dtype)
+
+    def integers(self, low, high=None, size=None, dtype=numpy.int64, endpoint=False):
+        return self._draw(self._host.integers(low, high, size, dtype=dtype, endpoint=endpoint), dtype)
+
+
 xp = _Namespace(numpy, "xp")
+xp.random.default_rng = Generator  # as cupy.random.default_rng(seed)
 
 
 def _binary(operator_name):

@@ -1,8 +1,9 @@
 """Weight initialisation as torch.nn.init: each function fills a tensor in place and returns it.
 
-The values are drawn from minigan's seeded generator (`minigan.manual_seed`), or from `generator`
-(a numpy.random.Generator) when given. They are written into the tensor's existing array, with
-no graph recorded, so parameters stay the same objects (an optimizer may already hold them).
+The values are drawn from the seeded generator of the tensor's device (`minigan.manual_seed`),
+or from `generator` (a numpy.random.Generator, or CuPy's) when given. They are written into the
+tensor's existing array, with no graph recorded, so parameters stay the same objects (an
+optimizer may already hold them).
 """
 import math
 
@@ -14,8 +15,8 @@ def _fill(tensor, values):
     return tensor
 
 
-def _generator(generator):
-    return random.generator() if generator is None else generator
+def _generator(generator, tensor):
+    return random.generator(tensor.device) if generator is None else generator
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -65,12 +66,13 @@ def _calculate_correct_fan(tensor, mode):
 
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with samples of U(a, b)."""
-    return _fill(tensor, _generator(generator).uniform(a, b, tensor.shape))
+    return _fill(tensor, _generator(generator, tensor).uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with samples of N(mean, std²): DCGAN's init is normal_(m.weight, 0.0, 0.02)."""
-    return _fill(tensor, _generator(generator).normal(mean, std, tensor.shape))
+    # mean + std·z: numpy's normal() computes exactly this; CuPy's Generator has no normal()
+    return _fill(tensor, mean + std * _generator(generator, tensor).standard_normal(tensor.shape))
 
 
 def constant_(tensor, val):

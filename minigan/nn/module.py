@@ -219,10 +219,11 @@ class Module:
     # -- dtype and device -------------------------------------------------------------------
     def to(self, *args, device=None, dtype=None):
         """Move to a device and/or convert floating-point parameters and buffers to `dtype`:
-        model.to('cpu'), model.to(minigan.float64), model.to('cpu', minigan.float64).
+        model.to('cuda'), model.to(minigan.float64), model.to('cuda', minigan.float64).
 
         Integer buffers (BatchNorm's num_batches_tracked) keep their dtype, as in torch. The
-        module's tensors are converted in place, so build optimizers after calling to().
+        Parameter objects stay the same, their arrays are replaced: build optimizers after
+        calling to() (an optimizer built before follows, but moves its state at its next step).
         """
         for arg in args:
             if isinstance(arg, str):
@@ -237,7 +238,7 @@ class Module:
                 array = array.astype(dtype, copy=False)
                 if array.dtype.kind != "f":
                     raise TypeError(f"{type(self).__name__}.to: only floating-point dtypes are accepted, got {dtype}")
-            return array if device is None else backend.as_array(array, device=device)
+            return array if device is None else backend.to_device(array, device)
 
         for tensor in self._tensors():
             tensor.data = convert(tensor.data)
@@ -259,6 +260,9 @@ class Module:
     def cpu(self):
         return self.to("cpu")
 
+    def cuda(self):
+        return self.to("cuda")
+
     # -- saving and loading -----------------------------------------------------------------
     def state_dict(self, destination=None, prefix="", keep_vars=False):
         """An OrderedDict of dotted name -> tensor: every parameter and persistent buffer, named
@@ -276,7 +280,7 @@ class Module:
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy values (Tensors, or arrays such as {k: v.numpy()} of a torch state_dict) into the
-        module's parameters and buffers, in place.
+        module's parameters and buffers, in place, on the module's device.
 
         Every problem is reported at once — missing and unexpected keys (when `strict`) and shape
         mismatches (always) — and nothing is copied unless all entries fit.

@@ -4,6 +4,8 @@ Tensor (in minigan/tensor.py) sits below the ops, so it cannot import them; inst
 attaches them: after `import minigan`, `a + b` calls `ops.math.add(a, b)`, `x.sum(1)` calls
 `ops.reduce.sum(x, 1)`, and so on. Every name below is an ordinary function you can also call.
 """
+import operator
+
 from minigan import backend
 from minigan.backend import get_array_module
 from minigan.ops import activation, math, reduce, shape
@@ -12,7 +14,7 @@ from minigan.ops.math import (abs, add, clamp, div, exp, log, matmul, maximum, m
                               pow, rsqrt, sqrt, sub, where)
 from minigan.ops.reduce import amax, argmax, mean, norm, sum, var
 from minigan.ops.shape import (cast, cat, clone, expand, flatten, getitem, pad, permute, reshape,
-                               squeeze, stack, transpose, unsqueeze)
+                               squeeze, stack, to_device, transpose, unsqueeze)
 from minigan.tensor import Tensor
 
 
@@ -22,19 +24,24 @@ def _reflected(op):
 
 def _comparison(compare):
     """A comparison gives a bool tensor outside the graph: it has no gradient."""
-    return lambda self, other: Tensor(compare(self.data, other.data if isinstance(other, Tensor) else other))
+    def comparison(self, other):
+        if isinstance(other, Tensor):
+            backend.check_same_device(f"comparison {compare.__name__}", [self.data, other.data])
+            other = other.data
+        return Tensor(compare(self.data, other))
+    return comparison
 
 
 def _to(self, *args, dtype=None, device=None):
-    """x.to(dtype), x.to(device) or x.to(device, dtype): the same tensor when nothing changes."""
+    """x.to(dtype), x.to(device) or x.to(device, dtype): the same tensor when nothing changes.
+    Both steps are ops, so gradients flow back to the original device and dtype."""
     for arg in args:
         if isinstance(arg, str):
             device = arg
         else:
             dtype = arg
-    if device is not None:
-        backend.check_device(device)
-    return self if dtype is None else cast(self, get_array_module(self.data).dtype(dtype))
+    moved = self if device is None else to_device(self, device)
+    return moved if dtype is None else cast(moved, get_array_module(moved.data).dtype(dtype))
 
 
 _OPERATORS = {
@@ -42,8 +49,8 @@ _OPERATORS = {
     "__mul__": mul, "__rmul__": _reflected(mul), "__truediv__": div, "__rtruediv__": _reflected(div),
     "__pow__": pow, "__rpow__": _reflected(pow), "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
     "__neg__": neg, "__getitem__": getitem,
-    "__lt__": _comparison(lambda a, b: a < b), "__le__": _comparison(lambda a, b: a <= b),
-    "__gt__": _comparison(lambda a, b: a > b), "__ge__": _comparison(lambda a, b: a >= b),
+    "__lt__": _comparison(operator.lt), "__le__": _comparison(operator.le),
+    "__gt__": _comparison(operator.gt), "__ge__": _comparison(operator.ge),
 }
 
 _METHODS = {
@@ -55,11 +62,12 @@ _METHODS = {
     "reshape": reshape, "view": reshape, "flatten": flatten, "permute": permute,
     "transpose": transpose, "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand,
     "clone": clone, "to": _to,
+    "cuda": lambda self: to_device(self, "cuda"), "cpu": lambda self: to_device(self, "cpu"),
     "float": lambda self: cast(self, get_array_module(self.data).float32),
     "double": lambda self: cast(self, get_array_module(self.data).float64),
     "t": lambda self: transpose(self, 0, 1) if self.ndim == 2 else self,
     "contiguous": lambda self: self,
-    "eq": _comparison(lambda a, b: a == b), "ne": _comparison(lambda a, b: a != b),
+    "eq": _comparison(operator.eq), "ne": _comparison(operator.ne),
 }
 
 for _name, _op in {**_OPERATORS, **_METHODS}.items():

@@ -27,10 +27,9 @@ def dropout(input, p=0.5, training=True):
         return input
     if p == 1:
         return input * 0.0
-    keep = random.generator().random(input.shape) >= p
+    keep = random.generator(input.device).random(input.shape) >= p
     # the mask is a constant of the graph: dropout's derivative is the same mask
-    mask = backend.as_array(keep.astype(input.dtype) / (1 - p), device=input.device)
-    return input * Tensor(mask)
+    return input * Tensor(keep.astype(input.dtype) / (1 - p))
 
 
 def embedding(input, weight, padding_idx=None):

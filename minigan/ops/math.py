@@ -1,6 +1,6 @@
 """Elementwise arithmetic and matmul, each forward beside its backward."""
 from minigan.autograd import Function
-from minigan.backend import default_dtype, get_array_module
+from minigan.backend import check_same_device, default_dtype, get_array_module
 from minigan.ops.broadcast import sum_to
 from minigan.ops.shape import cast
 from minigan.tensor import Tensor
@@ -314,6 +314,7 @@ def where(condition, a, b):
         condition = condition.data
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError("where: at least one of the two value arguments must be a Tensor")
+    check_same_device("where", [(a if isinstance(a, Tensor) else b).data, condition])
     return Where(condition)(a, b)
 
 

@@ -1,4 +1,6 @@
-"""Ops that move, copy or select elements without arithmetic: reshape, permute, cat, indexing, pad."""
+"""Ops that move, copy or select elements without arithmetic: reshape, permute, cat, indexing, pad,
+and moving a tensor to another device."""
+from minigan import backend
 from minigan.autograd import Function
 from minigan.backend import get_array_module
 from minigan.ops.broadcast import broadcast_to
@@ -54,6 +56,19 @@ class Copy(Function):
     def backward(self, grad_output):
         input_dtype = self.inputs[0].dtype
         return grad_output if grad_output.dtype == input_dtype else Copy(input_dtype)(grad_output)
+
+
+class ToDevice(Function):
+    """The same values on another device; the gradient goes back to the input's device."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def forward(self, x):
+        return backend.to_device(x, self.device)
+
+    def backward(self, grad_output):
+        return to_device(grad_output, self.inputs[0].device)
 
 
 def _as_index(index, xp):
@@ -214,6 +229,12 @@ def clone(x):
 
 def cast(x, dtype):
     return x if x.dtype == dtype else Copy(dtype)(x)
+
+
+def to_device(x, device):
+    """`x` on `device` ('cpu' or 'cuda'): x itself if it is there already, else a copy."""
+    device = backend.check_device(device)
+    return x if x.device == device else ToDevice(device)(x)
 
 
 def cat(tensors, dim=0):

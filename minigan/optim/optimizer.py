@@ -21,14 +21,20 @@ import operator
 
 import numpy  # host-side bookkeeping only (one number per parameter); array data goes through xp
 
+from minigan import backend
 from minigan.autograd import enable_grad
 from minigan.backend import default_dtype, get_array_module
 from minigan.tensor import Tensor
 
-# Updates run over blocks of this many elements: a block of each array involved (parameters,
-# gradients, moments, scratch) stays in the L2 cache across the formula's ~14 passes, instead of
-# every pass streaming the whole group through memory.
+# On the CPU, updates run over blocks of this many elements: a block of each array involved
+# (parameters, gradients, moments, scratch) stays in the L2 cache across the formula's ~14
+# passes, instead of every pass streaming the whole group through memory. On a GPU each pass is
+# one kernel launch whatever its length, so there the whole group is one block.
 _BLOCK = 1 << 16
+
+
+def _block_size(array):
+    return _BLOCK if backend.device_of(array) == "cpu" else max(array.size, 1)
 
 
 class Optimizer:
@@ -151,8 +157,9 @@ class Optimizer:
 
     def _update_in_blocks(self, group, param, gradient, state, coefficients, scratch):
         """Run `_update` over cache-sized blocks of the flat arrays (see _BLOCK)."""
-        for start in range(0, param.size, _BLOCK):
-            block = slice(start, start + _BLOCK)
+        block_size = _block_size(param)
+        for start in range(0, param.size, block_size):
+            block = slice(start, start + block_size)
             block_param = param[block]
             self._update(group, block_param, gradient[block],
                          {name: array[block] for name, array in state.items()},
@@ -233,7 +240,7 @@ class Optimizer:
     def _checked_states(self, flat, indices, saved_state):
         """[(i, {name: number}, {name: flat array})] for the parameters of `flat` with saved state."""
         flat.refresh()
-        xp = get_array_module(flat.data)
+        device = backend.device_of(flat.data)
         states = []
         for i, index in enumerate(indices):
             scalars, arrays = {}, {}
@@ -243,7 +250,7 @@ class Optimizer:
                 if name in self.parameter_state_names:
                     scalars[name] = float(value)
                 elif name in self.element_state_names:
-                    array = xp.asarray(value.data if isinstance(value, Tensor) else value)
+                    array = backend.as_array(value.data if isinstance(value, Tensor) else value, device=device)
                     if array.size != flat.sizes[i]:
                         raise ValueError(f"{self.name}.load_state_dict: state {name!r} of parameter {index} "
                                          f"has shape {array.shape}, the parameter has shape {flat.shapes[i]}")
@@ -290,13 +297,18 @@ class FlatGroup:
             raise ValueError(f"{self.name}: parameter {changed[0]} changed shape from "
                              f"{self.shapes[changed[0]]} to {arrays[changed[0]].shape} after the "
                              "optimizer was built; build a new optimizer for the new parameters")
+        devices = sorted({backend.device_of(array) for array in arrays})
+        if len(devices) > 1:
+            raise backend.DeviceMismatchError(f"{self.name}: parameters of one group must be on one device, "
+                                              f"got {' and '.join(devices)}; move the model with model.to(device)")
         xp = get_array_module(arrays[0])
         self.data = xp.concatenate(arrays, axis=None)
         self.views = [self.data[start:end].reshape(shape)
                       for start, end, shape in zip(self.bounds, self.bounds[1:], self.shapes)]
         for param, view in zip(self.params, self.views):
             param.data = view
-        self.element_states = {name: array.astype(self.data.dtype, copy=False)
+        # the state follows the parameters to their (possibly new) dtype and device
+        self.element_states = {name: backend.to_device(array, devices[0]).astype(self.data.dtype, copy=False)
                                for name, array in self.element_states.items()}
         self._gradient_buffer = self._scratch = None
 
@@ -331,9 +343,10 @@ class FlatGroup:
                              f"a gradient) has a .grad of shape {grad_shape}; they must match")
 
     def element_mask(self, active):
-        """The elements of the parameters marked in `active`, as a mask over `data`."""
-        xp = get_array_module(self.data)
-        return xp.repeat(xp.asarray(active), xp.asarray(self.sizes))
+        """The elements of the parameters marked in `active`, as a mask over `data`: built from the
+        host flags on the host and copied over once (on a GPU, a repeat by device counts would
+        wait for the device to learn the output's length)."""
+        return backend.as_array(numpy.repeat(active, self.sizes), device=backend.device_of(self.data))
 
     def per_element(self, values, active=None):
         """One number per updated parameter (all, or those in `active`) as a single Python number
@@ -341,14 +354,14 @@ class FlatGroup:
         as an array with one number per element."""
         if (values == values[0]).all():
             return values[0].item()
-        xp = get_array_module(self.data)
         sizes = self.sizes if active is None else self.sizes[active]
-        return xp.repeat(xp.asarray(values), xp.asarray(sizes))
+        return backend.as_array(numpy.repeat(values, sizes), device=backend.device_of(self.data))
 
     def scratch(self):
         """A work array of one block (reused across steps: fresh memory costs page faults)."""
         if self._scratch is None:
-            self._scratch = get_array_module(self.data).empty(min(_BLOCK, self.data.size), self.data.dtype)
+            self._scratch = get_array_module(self.data).empty(min(_block_size(self.data), self.data.size),
+                                                              self.data.dtype)
         return self._scratch
 
     # -- state ------------------------------------------------------------------------------

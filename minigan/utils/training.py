@@ -60,6 +60,15 @@ def resolve_epochs(args, count, source_epochs, source_size=60000):
     return args.epochs
 
 
+def example_device(args):
+    """The device `--backend` asks for, 'cpu' (numpy) or 'cuda' (cupy), checked before any data
+    is loaded: without CuPy or a usable GPU, `--backend cupy` stops at once with
+    minigan.backend.DeviceUnavailableError saying what is missing."""
+    device = "cuda" if args.backend == "cupy" else "cpu"
+    minigan.backend.module_for(device)
+    return device
+
+
 def check_arguments(parser, args):
     """Refuse flags out of range with a message that names the flag."""
     positive = {"--epochs": args.epochs if args.epochs is not None else 1, "--batch-size": args.batch_size, "--log-every": args.log_every,

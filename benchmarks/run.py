@@ -1,0 +1,459 @@
+"""One command: a full training step of each seed GAN in minigan against its torch twin, speed and memory.
+
+    python benchmarks/run.py [--device cpu|cuda] [--models mlp dcgan32 ...] [--steps N] [--threads T]
+                             [--profile] [--results benchmarks/RESULTS.md] [--note TEXT]
+
+Speed: both libraries run the same step (D update(s) then G update, as the example does it) of
+the same architecture, from the same initial weights, on the same inputs (benchmarks/twins.py),
+in this process, taking turns step by step; warm-up steps are excluded and the medians of
+`--steps` timed steps are reported, with the ratio minigan / torch (below 1: minigan is faster).
+numpy's BLAS and torch get the same thread count. A pause before each timed step lets the other
+library's idle worker threads stop spinning: without it, on 2 cores, OpenBLAS's spinning workers
+made torch's DCGAN step twice as slow as torch alone, and torch's made minigan's slower.
+
+Memory: each library's step runs in a fresh subprocess of its own. After the warm-up (so that the
+optimizers' state exists), the peak resident memory is reset (Linux: /proc/self/clear_refs) and
+read again after one step: the peak growth of resident memory above what was resident before the
+step. It counts every allocation alike, numpy's and torch's. glibc's malloc is told to map every
+block of 64 KiB or more on its own (MALLOC_MMAP_THRESHOLD_), so a freed array leaves resident
+memory at once in both libraries and the peak is that of live data. On the GPU: the growth of
+memory reserved by each library's caching allocator (CuPy's pool, torch's caching allocator).
+
+Profile (`--profile`, instead of the comparison): where a minigan step spends its time, by op
+(Function class): forward (the op's call: forward and graph recording) and backward (its backward
+method, including the ops it is written with), the engine's own work and the optimizers.
+
+The table (or profile) is printed as Markdown and appended, with the machine, the thread count
+and the date, to `--results`.
+"""
+import argparse
+import collections
+import datetime
+import functools
+import gc
+import itertools
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+
+import numpy
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import minigan  # noqa: E402
+from minigan import autograd, backend  # noqa: E402
+from minigan.optim.optimizer import Optimizer  # noqa: E402
+from timing import compare, limit_threads  # noqa: E402
+from twins import DESCRIPTIONS, SPECS, draw_inputs, inputs_as, make_pair, run_step  # noqa: E402
+
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+INPUT_SETS = 2  # distinct input batches the timed steps cycle through
+PAUSE = 0.25    # seconds between timed steps, for the other library's spinning threads to go idle
+TIME_TARGETS = {"mlp": 1.0, "dcgan32": 1.5, "wgan_gp32": 1.5}  # issue 6's CPU targets, minigan / torch
+MEMORY_TARGET = 1.5
+MALLOC_MMAP_THRESHOLD = 64 * 1024
+MEMORY_METHODS = {
+    "cpu": "peak growth of resident memory (VmHWM after the step − VmRSS before it) in a fresh subprocess "
+           f"per library, malloc mapping blocks ≥ {MALLOC_MMAP_THRESHOLD // 1024} KiB on their own",
+    "cuda": "peak growth of memory reserved by the caching allocator (CuPy's pool, torch's), "
+            "in a fresh subprocess per library",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Steps to time
+# --------------------------------------------------------------------------------------------
+def synchronizer(lib, device):
+    """A function that waits for the GPU work `lib` queued, so a timed step includes it."""
+    if device != "cuda":
+        return lambda: None
+    if lib is torch:
+        return torch.cuda.synchronize
+    import cupy
+    return cupy.cuda.get_current_stream().synchronize
+
+
+def step_functions(name, args, libraries=("minigan", "torch")):
+    """For each library, a function running one training step of the model `name` per call,
+    cycling over the same few input batches."""
+    pair = make_pair(name, args.device, libraries)
+    rng = numpy.random.default_rng(0)
+    input_sets = [draw_inputs(SPECS[name], rng, args.batch) for _ in range(INPUT_SETS)]
+
+    def step_function(seed):
+        inputs = itertools.cycle([inputs_as(seed.lib, raw, args.device) for raw in input_sets])
+        synchronize = synchronizer(seed.lib, args.device)
+
+        def step():
+            run_step(seed, next(inputs))
+            synchronize()
+        return step
+    return {library: step_function(seed) for library, seed in pair.items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Peak memory, one subprocess per library
+# --------------------------------------------------------------------------------------------
+def proc_status_kib(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def peak_rss_growth(step):
+    """Bytes of peak resident memory during `step` above the resident memory before it (Linux)."""
+    baseline = proc_status_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")  # resets the peak (VmHWM) to the current resident size
+    step()
+    return (proc_status_kib("VmHWM") - baseline) * 1024
+
+
+def peak_reserved_growth(step, library):
+    """Bytes the GPU caching allocator of `library` reserves during `step` beyond what it held."""
+    if library == "torch":
+        torch.cuda.empty_cache()
+        baseline = torch.cuda.memory_reserved()
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        return torch.cuda.max_memory_reserved() - baseline
+    import cupy
+    pool = cupy.get_default_memory_pool()
+    pool.free_all_blocks()
+    baseline = pool.total_bytes()
+    step()
+    return pool.total_bytes() - baseline  # the pool keeps what it reserved, so this is its peak
+
+
+def memory_worker(args):
+    """In the subprocess: warm up one library's step, then print its peak memory growth as JSON."""
+    name, library = args.memory_worker
+    limit_threads(args.threads)
+    step = step_functions(name, args, (library,))[library]
+    for _ in range(max(args.warmup, 1)):
+        step()
+    gc.collect()
+    if args.device == "cuda":
+        peak = peak_reserved_growth(step, library)
+    else:
+        peak = peak_rss_growth(step) if os.path.exists("/proc/self/clear_refs") else None
+    print(json.dumps({"peak_bytes": peak}))
+
+
+def measure_memory(name, library, args):
+    """Peak memory growth of one step of `name` in `library`, in bytes (None where unmeasurable)."""
+    command = [sys.executable, os.path.abspath(__file__), "--memory-worker", name, library, "--device", args.device,
+               "--threads", str(args.threads), "--warmup", str(args.warmup)]
+    if args.batch:
+        command += ["--batch", str(args.batch)]
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_=str(MALLOC_MMAP_THRESHOLD), OPENBLAS_NUM_THREADS=str(args.threads))
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(f"the memory measurement of {name} in {library} failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])["peak_bytes"]
+
+
+# --------------------------------------------------------------------------------------------
+# The comparison
+# --------------------------------------------------------------------------------------------
+def compare_model(name, args):
+    steps = step_functions(name, args)
+    minigan_seconds, torch_seconds = compare(steps["minigan"], steps["torch"], repeats=args.steps,
+                                              warmup=args.warmup, pause=PAUSE)
+    del steps
+    gc.collect()
+    memory = {library: measure_memory(name, library, args) for library in ("minigan", "torch")}
+    return name, minigan_seconds, torch_seconds, memory["minigan"], memory["torch"]
+
+
+def target_cell(ratio, target):
+    if target is None:
+        return "—"
+    if ratio is None:
+        return f"≤ {target:.1f}× (unmeasured)"
+    return f"≤ {target:.1f}×: {'met' if ratio <= target else 'missed'}"
+
+
+def mebibytes(size):
+    return "n/a" if size is None else f"{size / 2 ** 20:.1f}"
+
+
+def comparison_report(results, args):
+    header = ["model", "batch", "minigan ms/step", "torch ms/step", "time ratio", "time target",
+              "minigan peak MiB", "torch peak MiB", "memory ratio", "memory target"]
+    rows = []
+    for name, minigan_seconds, torch_seconds, minigan_bytes, torch_bytes in results:
+        time_ratio = minigan_seconds / torch_seconds
+        memory_ratio = minigan_bytes / torch_bytes if minigan_bytes and torch_bytes else None
+        rows.append([DESCRIPTIONS[name], args.batch or SPECS[name].batch,
+                     f"{minigan_seconds * 1e3:.1f}", f"{torch_seconds * 1e3:.1f}",
+                     f"{time_ratio:.2f}", target_cell(time_ratio, TIME_TARGETS.get(name)),
+                     mebibytes(minigan_bytes), mebibytes(torch_bytes),
+                     "n/a" if memory_ratio is None else f"{memory_ratio:.2f}",
+                     target_cell(memory_ratio, MEMORY_TARGET)])
+    return ([f"Training step, float32, {args.device}: medians of {args.steps} alternating timed steps after "
+             f"{args.warmup} warm-up step(s), {PAUSE} s pause before each. Ratios are minigan / torch.", ""]
+            + markdown_table(header, rows)
+            + ["", f"Memory: {MEMORY_METHODS[args.device]}."])
+
+
+# --------------------------------------------------------------------------------------------
+# The profile
+# --------------------------------------------------------------------------------------------
+def subclasses(cls):
+    """`cls` and all its subclasses, however deep."""
+    found = [cls]
+    for subclass in cls.__subclasses__():
+        found += subclasses(subclass)
+    return found
+
+
+class OpProfile:
+    """Calls and seconds by op of the minigan code run inside a `with OpProfile()` block.
+
+    For the block, Function.__call__ (an op's forward plus its graph recording), every Function's
+    `backward`, the engine's walk (`autograd._run_backward`) and the optimizers' `step` and
+    `zero_grad` are wrapped with timers. An op called while another one is being timed (the ops a
+    backward is written with, say) counts in the outer one: a backward's row is all it costs.
+    Ops the engine calls itself, outside any backward, are the sums of gradients that reach a
+    node from several consumers. Python's cycle collector gets a row of its own: a full collection
+    (tens of ms with torch loaded) would otherwise land on whichever op happened to trigger it.
+    """
+
+    def __init__(self):
+        self.forward = collections.defaultdict(lambda: [0, 0.0])    # op name -> [calls, seconds]
+        self.backward = collections.defaultdict(lambda: [0, 0.0])
+        self.optimizer = collections.defaultdict(lambda: [0, 0.0])
+        self.engine_seconds = 0.0
+        self.gc_seconds = 0.0
+        self._gc_started = None
+        self._timing = False   # an op is being timed: calls inside it belong to it
+        self._in_engine = False
+        self._originals = []
+
+    def __enter__(self):
+        def call_row(fn):
+            if self._in_engine:
+                return self.backward[f"{fn.name} (engine: summing gradients)"]
+            return self.forward[fn.name]
+
+        self._wrap(minigan.Function, "__call__", call_row)
+        for cls in subclasses(minigan.Function):
+            if "backward" in vars(cls):
+                self._wrap(cls, "backward", lambda fn: self.backward[fn.name])
+        for cls in subclasses(Optimizer):
+            for method in ("step", "zero_grad"):
+                if method in vars(cls):
+                    self._wrap(cls, method, lambda optimizer, method=method: self.optimizer[method])
+        self._replace(autograd, "_run_backward", self._timed_engine(autograd._run_backward))
+        gc.callbacks.append(self._time_gc)
+        return self
+
+    def __exit__(self, *exc_info):
+        gc.callbacks.remove(self._time_gc)
+        for owner, name, original in reversed(self._originals):
+            setattr(owner, name, original)
+        self._originals.clear()
+
+    def _time_gc(self, phase, info):
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started is not None:
+            self.gc_seconds += time.perf_counter() - self._gc_started
+
+    def _seconds_since(self, start, gc_seconds_at_start):
+        """Seconds since `start`, less the garbage collector's time in between."""
+        return time.perf_counter() - start - (self.gc_seconds - gc_seconds_at_start)
+
+    def _replace(self, owner, name, replacement):
+        self._originals.append((owner, name, vars(owner)[name]))
+        setattr(owner, name, replacement)
+
+    def _wrap(self, owner, name, row):
+        """Time the outermost calls of `owner.name`; `row(self_argument)` is the [calls, seconds] to add to."""
+        original = vars(owner)[name]
+
+        @functools.wraps(original)
+        def timed(obj, *args, **kwargs):
+            if self._timing:
+                return original(obj, *args, **kwargs)
+            self._timing = True
+            start, gc_seconds = time.perf_counter(), self.gc_seconds
+            try:
+                return original(obj, *args, **kwargs)
+            finally:
+                entry = row(obj)
+                entry[0] += 1
+                entry[1] += self._seconds_since(start, gc_seconds)
+                self._timing = False
+        self._replace(owner, name, timed)
+
+    def _timed_engine(self, run_backward):
+        @functools.wraps(run_backward)
+        def timed(*args, **kwargs):
+            self._in_engine = True
+            start, gc_seconds = time.perf_counter(), self.gc_seconds
+            try:
+                return run_backward(*args, **kwargs)
+            finally:
+                self.engine_seconds += self._seconds_since(start, gc_seconds)
+                self._in_engine = False
+        return timed
+
+
+def profile_model(name, args):
+    step = step_functions(name, args, ("minigan",))["minigan"]
+    for _ in range(args.warmup):
+        step()
+    with OpProfile() as profile:
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        step_seconds = (time.perf_counter() - start) / args.steps
+    return profile_report(name, args.batch or SPECS[name].batch, profile, step_seconds, args.steps)
+
+
+def profile_report(name, batch, profile, step_seconds, steps):
+    def seconds(table):
+        return sum(entry[1] for entry in table.values()) / steps
+
+    def share(part_seconds):
+        return f"{100 * part_seconds / step_seconds:.1f} %"
+
+    def op_rows(table):
+        ranked = sorted(table.items(), key=lambda item: -item[1][1])
+        return [[op, f"{calls / steps:g}", f"{total / steps * 1e3:.2f}", share(total / steps)]
+                for op, (calls, total) in ranked]
+
+    forward, backward, optimizer = seconds(profile.forward), seconds(profile.backward), seconds(profile.optimizer)
+    engine, collector = profile.engine_seconds / steps, profile.gc_seconds / steps
+    summary = [("forward ops (Function.__call__)", forward),
+               ("backward ops (Function.backward) and the engine's gradient sums", backward),
+               ("engine bookkeeping (graph walk, storing .grad)", engine - backward),
+               ("optimizers (step, zero_grad)", optimizer),
+               ("Python's garbage collector", collector),
+               ("other (module calls, label tensors, Python)", step_seconds - forward - engine - optimizer - collector)]
+    lines = [f"### {DESCRIPTIONS[name]}, batch {batch}: minigan, {step_seconds * 1e3:.1f} ms per profiled step "
+             f"(mean of {steps}; includes the profiler's own cost)", ""]
+    lines += markdown_table(["where", "ms/step", "share of step"],
+                            [[where, f"{part * 1e3:.2f}", share(part)] for where, part in summary])
+    for kind, table in (("forward op", profile.forward), ("backward op", profile.backward),
+                        ("optimizer", profile.optimizer)):
+        lines += [""] + markdown_table([kind, "calls/step", "ms/step", "share of step"], op_rows(table))
+    return lines + [""]
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------------------------
+def markdown_table(header, rows):
+    """Lines of a Markdown table: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells):
+        aligned = [str(cell).ljust(width) if i == 0 else str(cell).rjust(width)
+                   for i, (cell, width) in enumerate(zip(cells, widths))]
+        return "| " + " | ".join(aligned) + " |"
+    rule = [":" + "-" * (width + 1) if i == 0 else "-" * (width + 1) + ":" for i, width in enumerate(widths)]
+    return [line(header), "|" + "|".join(rule) + "|"] + [line(row) for row in rows]
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine():
+    if torch.cuda.is_available():
+        device = f", GPU {torch.cuda.get_device_name()}"
+    else:
+        device = ""
+    return (f"{cpu_model()} ({os.cpu_count()} logical cores){device}; {platform.platform()}; "
+            f"Python {platform.python_version()}, numpy {numpy.__version__}, torch {torch.__version__}")
+
+
+def command_line(argv):
+    """The command that reproduces a report: `argv` less --note, --results and their values."""
+    kept, skip_value = [], False
+    for argument in argv:
+        if skip_value:
+            skip_value = False
+        elif argument in ("--note", "--results"):
+            skip_value = True
+        elif not argument.startswith(("--note=", "--results=")):
+            kept.append(argument)
+    return shlex.join(["python", "benchmarks/run.py"] + kept)
+
+
+def record(path, lines, args):
+    """Append the report to the results file, under the date, the command, machine and threads."""
+    heading = [f"## {datetime.datetime.now():%Y-%m-%d %H:%M}: `{command_line(sys.argv[1:])}`",
+               "", f"Machine: {machine()}. Threads: {args.threads} for each library."]
+    if args.note:
+        heading.append(f"Note: {args.note}")
+    new_file = not os.path.exists(path)
+    with open(path, "a") as results:
+        if new_file:
+            results.write("# minigan against torch: benchmark results\n\nAppended by `python benchmarks/run.py`.\n\n")
+        results.write("\n".join(heading + [""] + lines) + "\n\n")
+
+
+# --------------------------------------------------------------------------------------------
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--models", nargs="+", default=list(SPECS), choices=list(SPECS), metavar="MODEL",
+                        help=f"some of: {' '.join(SPECS)} (default: all)")
+    parser.add_argument("--steps", type=int, default=10, help="timed (or profiled) steps per library")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for torch and numpy's BLAS")
+    parser.add_argument("--batch", type=int, default=None, help="one batch size for every model (default: each seed's)")
+    parser.add_argument("--profile", action="store_true", help="profile minigan's step by op instead of comparing")
+    parser.add_argument("--results", default=RESULTS, help="the Markdown file the report is appended to")
+    parser.add_argument("--note", default="", help="a line recorded with the report (the machine's load, say)")
+    parser.add_argument("--memory-worker", nargs=2, metavar=("MODEL", "LIBRARY"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.warmup < 0 or args.threads < 1 or (args.batch is not None and args.batch < 1):
+        parser.error("--steps, --threads and --batch must be ≥ 1, --warmup ≥ 0")
+    if args.device == "cuda":
+        if args.profile:
+            parser.error("--profile times the CPU: on the GPU ops run asynchronously, use a GPU profiler")
+        if not torch.cuda.is_available():
+            parser.error("--device cuda: torch sees no GPU here (torch.cuda.is_available() is False)")
+        try:
+            backend.check_device("cuda")
+        except ValueError as error:
+            parser.error(f"--device cuda: minigan cannot use the GPU here: {error}")
+    return args
+
+
+def main(argv=None):
+    args = parse_arguments(argv)
+    if args.memory_worker:
+        return memory_worker(args)
+    limit_threads(args.threads)
+    if args.profile:
+        lines = [f"Profile of minigan's training step by op, {args.threads} thread(s).", ""]
+        for name in args.models:
+            lines += profile_model(name, args)
+    else:
+        lines = comparison_report([compare_model(name, args) for name in args.models], args)
+    print("\n".join(lines))
+    record(args.results, lines, args)
+    print(f"\n(appended to {args.results})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The benchmark suite runs: benchmarks/run.py prints and records its comparison and its profile,
+and the torch twins it compares against have minigan's architecture and weights.
+
+Smoke tests only: no timing target is asserted here (speed is measured by the benchmarks)."""
+import math
+import os
+import subprocess
+import sys
+
+import numpy
+import pytest
+from parity import torch
+
+import minigan
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
+sys.path.insert(0, BENCHMARKS)
+import run  # noqa: E402
+import twins  # noqa: E402
+from timing import limit_threads  # noqa: E402
+
+
+def run_benchmark(results, *arguments):
+    command = [sys.executable, os.path.join(BENCHMARKS, "run.py"), *arguments, "--threads", "1",
+               "--results", str(results)]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                               env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout
+
+
+def table(text, first_header):
+    """The Markdown table whose header starts with `first_header`, as dicts of its cells."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} "))
+    cells = lambda line: [cell.strip() for cell in line.strip().strip("|").split("|")]  # noqa: E731
+    header, rows = cells(lines[start]), []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(header, cells(line))))
+    return rows
+
+
+def test_comparison_prints_each_models_times_memory_and_numeric_ratios_and_records_them(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    output = run_benchmark(results, "--models", "mlp", "--steps", "1")
+    (row,) = table(output, "model")
+    assert row["model"] == twins.DESCRIPTIONS["mlp"] and row["batch"] == "128"
+    for column in ("minigan ms/step", "torch ms/step", "time ratio", "minigan peak MiB", "torch peak MiB",
+                   "memory ratio"):
+        assert math.isfinite(float(row[column])) and float(row[column]) > 0, (column, row[column])
+    assert row["time target"].startswith("≤ 1.0×: ")
+    recorded = results.read_text()
+    assert "Threads: 1 for each library" in recorded and f"| {twins.DESCRIPTIONS['mlp']} " in recorded
+
+
+def test_profile_splits_a_step_by_op_forward_and_backward(tmp_path):
+    output = run_benchmark(tmp_path / "RESULTS.md", "--profile", "--models", "mlp", "--steps", "1", "--batch", "4")
+    forward, backward = table(output, "forward op"), table(output, "backward op")
+    assert float(next(row for row in forward if row["forward op"] == "MatMul")["calls/step"]) == 15  # 2 G + 3 D passes
+    assert float(next(row for row in backward if row["backward op"] == "MatMul")["calls/step"]) == 12  # 1 G + 3 D
+    shares = [float(row["share of step"].rstrip(" %")) for row in table(output, "where")]
+    assert abs(sum(shares) - 100) < 1  # the summary accounts for the whole step
+
+
+@pytest.mark.parametrize("name", list(twins.SPECS))
+def test_torch_twins_have_minigans_architecture_and_initial_weights(name):
+    pair = twins.make_pair(name, "cpu")
+    inputs = twins.draw_inputs(twins.SPECS[name], numpy.random.default_rng(0), batch=2)
+    ours, theirs = twins.inputs_as(minigan, inputs, "cpu"), twins.inputs_as(torch, inputs, "cpu")
+    with minigan.no_grad(), torch.no_grad():
+        for model, ours_in, theirs_in in (("G", ours["noise_G"], theirs["noise_G"]),
+                                          ("D", ours["real"][0], theirs["real"][0])):
+            expected = getattr(pair["torch"], model)(theirs_in).numpy()
+            numpy.testing.assert_allclose(getattr(pair["minigan"], model)(ours_in).data, expected,
+                                          rtol=1e-4, atol=1e-5, err_msg=f"{name} {model}")
+
+
+def test_limit_threads_without_threadpoolctl_sets_torchs_threads_and_says_what_numpy_uses(monkeypatch, capsys):
+    threads = torch.get_num_threads()
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # makes `import threadpoolctl` fail
+    try:
+        assert limit_threads(1) is None
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    assert "OPENBLAS_NUM_THREADS" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without a GPU")
+def test_cuda_without_a_gpu_fails_with_a_clear_message(capsys):
+    with pytest.raises(SystemExit):
+        run.parse_arguments(["--device", "cuda"])
+    assert "--device cuda: torch sees no GPU" in capsys.readouterr().err

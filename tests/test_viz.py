@@ -1,0 +1,218 @@
+"""minigan.viz: the DOT text of known graphs, read back node by node and edge by edge."""
+import os
+import re
+import shutil
+import sys
+
+import pytest
+
+import minigan
+import minigan.nn as nn
+from minigan import viz
+from minigan.autograd import Function
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+sys.path.insert(0, EXAMPLES)
+
+NODE = re.compile(r'^  (n\d+) \[label="((?:[^"\\]|\\.)*)", (.*)\];$')
+EDGE = re.compile(r"^  (n\d+) -> (n\d+);$")
+engine_marks_backward_ops = pytest.mark.skipif(
+    not hasattr(Function, "built_in_backward"),
+    reason="the engine does not yet set Function.built_in_backward")
+
+
+class Graph:
+    """The DOT text of to_dot read back: labels (a list of lines per node), styles, edges."""
+
+    def __init__(self, dot):
+        lines = dot.splitlines()
+        assert lines[0] == "digraph minigan {" and lines[-1] == "}"
+        self.labels, self.styles, self.edges = {}, {}, []
+        for line in lines[2:-1]:
+            node, edge = NODE.match(line), EDGE.match(line)
+            assert node or edge, f"not a node or an edge: {line!r}"
+            if node:
+                self.labels[node[1]] = node[2].split(r"\n")
+                self.styles[node[1]] = node[3]
+            else:
+                self.edges.append((edge[1], edge[2]))
+        assert all(a in self.labels and b in self.labels for a, b in self.edges)
+
+    def named(self, first_line):
+        """The ids of the nodes whose label starts with `first_line` (an op or parameter name)."""
+        return [node for node, label in self.labels.items() if label[0] == first_line]
+
+    def one(self, first_line):
+        (node,) = self.named(first_line)
+        return node
+
+    def count(self, first_line):
+        return len(self.named(first_line))
+
+    def consumers(self, node):
+        return [self.labels[b][0] for a, b in self.edges if a == node]
+
+
+def leaf(values, dtype=minigan.float64):
+    return minigan.tensor(values, dtype=dtype, requires_grad=True)
+
+
+def test_a_small_graph_has_one_node_per_function_and_leaf_and_edges_as_values_flow():
+    a = leaf([1.0, 2.0, 3.0])
+    graph = Graph(viz.to_dot((a * a.exp()).sum()))
+    assert len(graph.labels) == 4
+    x = next(node for node, label in graph.labels.items() if label == ["(3,) float64"])
+    exp, mul, total = graph.one("Exp"), graph.one("Mul"), graph.one("Sum")
+    assert sorted(graph.edges) == sorted([(x, exp), (x, mul), (exp, mul), (mul, total)])
+    assert graph.labels[exp] == ["Exp", "(3,) float64"]
+    assert graph.labels[total] == ["Sum", "() float64"]
+    assert "penwidth=2" in graph.styles[total] and "penwidth" not in graph.styles[mul]
+
+
+def test_an_input_read_twice_gives_two_edges_and_one_node():
+    x = leaf([1.0, 2.0], dtype=minigan.float32)
+    graph = Graph(viz.to_dot(x * x))
+    assert len(graph.labels) == 2
+    assert graph.edges == [("n1", "n0"), ("n1", "n0")]
+    assert graph.labels["n1"] == ["(2,) float32"]
+
+
+def test_constants_show_their_value_and_arrays_their_shape():
+    x = leaf([1.0, 2.0])
+    mask = minigan.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=minigan.float64)
+    graph = Graph(viz.to_dot((2.5 * x) @ mask))
+    assert graph.labels[graph.one("2.5")] == ["2.5", "() float64"]
+    assert graph.labels[graph.one("constant")] == ["constant", "(2, 2) float64"]
+    assert "dashed" in graph.styles[graph.one("constant")]
+
+
+def test_a_leaf_alone_is_one_node():
+    graph = Graph(viz.to_dot(leaf([[1.0]])))
+    assert graph.labels == {"n0": ["(1, 1) float64"]} and graph.edges == []
+
+
+@pytest.mark.parametrize("as_dict", [False, True], ids=["module", "named_parameters"])
+def test_parameters_are_labelled_with_their_module_names(as_dict):
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).double()
+    output = model(minigan.randn(5, 3, dtype=minigan.float64)).sum()
+    graph = Graph(viz.to_dot(output, params=dict(model.named_parameters()) if as_dict else model))
+    for name, shape in [("0.weight", (4, 3)), ("0.bias", (4,)), ("2.weight", (1, 4)), ("2.bias", (1,))]:
+        node = graph.one(name)
+        assert graph.labels[node] == [name, f"{shape} float64"]
+        assert "#cfe8cc" in graph.styles[node]  # drawn as a parameter
+        assert graph.consumers(node)
+    assert graph.count("Tanh") == 1
+
+
+def test_bad_arguments_get_clear_errors():
+    with pytest.raises(TypeError, match="to_dot: expected a Tensor, got list"):
+        viz.to_dot([1.0])
+    with pytest.raises(TypeError, match=r"params\['w'\] is a float"):
+        viz.to_dot(leaf([1.0]), params={"w": 1.0})
+
+
+def test_a_freed_graph_is_drawn_down_to_its_freed_node():
+    a = leaf([1.0, 2.0])
+    loss = a.exp().sum()
+    loss.backward()
+    graph = Graph(viz.to_dot(loss))
+    assert graph.labels == {"n0": ["Sum", "() float64", "(freed by backward)"]}
+
+
+def test_a_gradient_graph_reaches_back_into_the_forward_graph():
+    """d/da Σ a·eᵃ = eᵃ + a·eᵃ: the backward's products read the forward's Exp node and a."""
+    a = leaf([1.0, 2.0, 3.0])
+    (gradient,) = minigan.grad((a * a.exp()).sum(), a, create_graph=True)
+    graph = Graph(viz.to_dot(gradient))
+    exp = graph.one("Exp")
+    assert graph.consumers(exp).count("Mul") == 2  # g·eᵃ in Mul's backward, g·eᵃ in Exp's backward
+    assert graph.labels[graph.one("Add")][:2] == ["Add", "(3,) float64"]  # the two paths to a, summed
+    assert graph.count("Mul") == 3
+
+
+def test_ops_marked_as_built_in_a_backward_are_drawn_apart():
+    a = leaf([1.0, 2.0])
+    y = a.tanh() * 3.0
+    y.grad_fn.built_in_backward = "Tanh.backward"
+    graph = Graph(viz.to_dot(y))
+    mul, tanh = graph.one("Mul"), graph.one("Tanh")
+    assert graph.labels[mul] == ["Mul", "(2,) float64", "in Tanh.backward"]
+    assert "#fbd3a8" in graph.styles[mul] and "#d6e6f5" in graph.styles[tanh]
+
+
+@engine_marks_backward_ops
+def test_the_engine_marks_the_ops_each_backward_recorded():
+    a = leaf([1.0, 2.0, 3.0])
+    (gradient,) = minigan.grad((a * a.exp()).sum(), a, create_graph=True)
+    graph = Graph(viz.to_dot(gradient))
+    marks = sorted(label[2] for label in graph.labels.values() if len(label) == 3)
+    assert marks == ["in Exp.backward", "in Mul.backward", "in Mul.backward", "in backward"]
+    assert graph.labels[graph.one("Exp")] == ["Exp", "(3,) float64"]  # the forward's own node
+
+
+def wgan_gp_critic_loss():
+    """The WGAN-GP critic's loss with its penalty, as examples/wgan_gp.py builds it, at tiny size."""
+    from dcgan import Discriminator
+    from wgan_gp import gradient_penalty
+    minigan.manual_seed(0)
+    critic = Discriminator(2, 1, 32, norm=lambda width: nn.InstanceNorm2d(width, affine=True), sigmoid=False)
+    real, fake = minigan.randn(2, 1, 32, 32), minigan.randn(2, 1, 32, 32)
+    loss = critic(fake).mean() - critic(real).mean() + 10 * gradient_penalty(critic, real, fake)
+    return critic, loss
+
+
+def test_the_wgan_gp_critic_loss_shows_forward_and_gradient_graphs():
+    critic, loss = wgan_gp_critic_loss()
+    graph = Graph(viz.to_dot(loss, params=critic))
+    # 4 convolutions, run on fake, real and the interpolates x̂; the penalty's gradient takes one
+    # transposed convolution per convolution back to x̂. The last convolution is linear: its
+    # backward reads only its weight, so the penalty never reaches that convolution's node on x̂
+    assert graph.count("Conv2d") == 4 * 3 - 1
+    assert graph.count("ConvTranspose2d") == 4
+    assert sorted(graph.consumers(graph.one("main.0.weight"))) == ["Conv2d"] * 3 + ["ConvTranspose2d"]
+    assert sorted(graph.consumers(graph.one("main.8.weight"))) == ["Conv2d"] * 2 + ["ConvTranspose2d"]
+    names = {name for name, _ in critic.named_parameters()}
+    assert names == {name for name in names if graph.count(name) == 1}
+    assert graph.count("Norm2") == 1  # ‖∇x̂ D(x̂)‖ per example
+
+
+@engine_marks_backward_ops
+def test_the_wgan_gp_penalty_marks_its_transposed_convolutions_as_conv2d_backward():
+    _, loss = wgan_gp_critic_loss()
+    graph = Graph(viz.to_dot(loss))
+    assert {graph.labels[node][2] for node in graph.named("ConvTranspose2d")} == {"in Conv2d.backward"}
+    assert all(len(graph.labels[node]) == 2 for node in graph.named("Conv2d"))
+
+
+def test_a_chain_of_10000_ops_is_drawn_without_recursion():
+    x = leaf([1.0, 2.0])
+    y = x
+    for _ in range(10_000):
+        y = -y
+    limit = sys.getrecursionlimit()
+    graph = Graph(viz.to_dot(y))
+    assert sys.getrecursionlimit() == limit
+    assert len(graph.labels) == 10_001 and len(graph.edges) == 10_000
+    assert graph.count("Neg") == 10_000
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+@pytest.mark.parametrize("extension, magic", [(".svg", b"<svg"), (".png", b"\x89PNG")])
+def test_draw_writes_an_image_with_graphviz(tmp_path, extension, magic):
+    critic, loss = wgan_gp_critic_loss()
+    path = tmp_path / f"critic{extension}"
+    assert viz.draw(loss, path, params=critic) == path
+    assert magic in path.read_bytes()[:400]
+
+
+def test_draw_without_graphviz_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda program: None)
+    with pytest.raises(RuntimeError, match="not on the PATH.*apt-get install graphviz.*brew install "
+                                           "graphviz.*conda install graphviz"):
+        viz.draw(leaf([1.0]).exp(), tmp_path / "graph.svg")
+    assert not (tmp_path / "graph.svg").exists()
+
+
+def test_draw_needs_an_svg_or_png_path(tmp_path):
+    with pytest.raises(ValueError, match=r"draw: cannot tell the image format of .*graph\.pdf"):
+        viz.draw(leaf([1.0]).exp(), tmp_path / "graph.pdf")
