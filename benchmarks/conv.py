@@ -53,7 +53,7 @@ def benchmark_layer(transposed, in_channels, out_channels, size, kernel, stride,
     theirs = torch.nn.functional.conv_transpose2d if transposed else torch.nn.functional.conv2d
     seconds = compare(layer_step(minigan, ours, images, weight, grad_output, stride, padding),
                       layer_step(torch, theirs, images, weight, grad_output, stride, padding),
-                      repeats=repeats, warmup=2)
+                      repeats=repeats, warmup=2, pause=0.25)  # let idle BLAS threads settle
     name = (f"{'ConvTranspose2d' if transposed else 'Conv2d'} {in_channels}->{out_channels} "
             f"{size}x{size} k{kernel} s{stride} p{padding}")
     return (name,) + seconds

@@ -67,7 +67,7 @@ def mlp_row(batch=128, sizes=(784, 1024, 1024, 784)):
                 p.grad = None
         return step
 
-    ours, theirs = compare(make(minigan), make(torch), repeats=15)
+    ours, theirs = compare(make(minigan), make(torch), repeats=15, pause=0.25)  # let idle BLAS threads settle
     return ("MLP 784-1024-1024-784, batch 128, fwd+bwd", ours, theirs)
 
 
