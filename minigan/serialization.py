@@ -15,12 +15,12 @@ and fsyncs the directory, so a crash at any moment leaves either the old or the 
 import json
 import math
 import os
-import secrets
 import zipfile
 
 import numpy
 
 from minigan import backend
+from minigan.atomic import atomic_writer
 from minigan.tensor import Tensor
 
 FORMAT = "minigan-checkpoint"
@@ -92,30 +92,8 @@ def _write_atomically(path, arrays):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save: cannot write {path!r}: directory {directory!r} does not exist")
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
-    # O_EXCL: never write through someone else's file; mode 0o666 lets the umask decide, as open()
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            numpy.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory):
-    """Make the rename itself durable (POSIX); platforms that cannot open a directory skip it."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    with atomic_writer(path) as file:
+        numpy.savez(file, **arrays)
 
 
 # --------------------------------------------------------------------------------------------
