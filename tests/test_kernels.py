@@ -288,6 +288,23 @@ def _adam_call(name, amsgrad, **options):
     return Call(name, adam_step, make, in_place=(0, 2, 3, 4))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("on_logits", [True, False], ids=["bce_with_logits", "bce"])
+@pytest.mark.parametrize("grad_output_shape", [None, ()])
+def test_bce_kernels_divide_the_gradient_of_a_mean_as_torch(on_logits, grad_output_shape, dtype):
+    rng = _rng("bce-mean", on_logits, grad_output_shape, dtype)
+    input, target = _bce_inputs(rng, (6, 5), dtype, probabilities=not on_logits)
+    grad_output = None if grad_output_shape is None else rng.standard_normal(grad_output_shape).astype(dtype)
+    kernel, torch_loss = ((bce_with_logits, F.binary_cross_entropy_with_logits) if on_logits
+                          else (bce, F.binary_cross_entropy))
+    _, grad = kernel(input, target, grad_output=grad_output, grad_divisor=input.size)
+
+    x = torch.from_numpy(input).requires_grad_()
+    incoming = torch.tensor(1, dtype=x.dtype) if grad_output is None else torch.from_numpy(grad_output)
+    expected_grad, = torch.autograd.grad(torch_loss(x, torch.from_numpy(target), reduction="mean"), x, incoming)
+    _close(grad, _numpy(expected_grad), dtype)
+
+
 def _columns(shape, kernel_size, stride, padding):
     def make(rng, dtype):
         column_shape = im2col.twin(numpy.zeros(shape, dtype), kernel_size, stride, padding).shape
@@ -315,6 +332,10 @@ CALLS = [
     Call("bce", bce, lambda rng, dtype: (_bce_inputs(rng, (5, 3), dtype, probabilities=True), {})),
     Call("bce-grad_output", bce, lambda rng, dtype: (
         _bce_inputs(rng, (5, 3), dtype, probabilities=True), dict(grad_output=_normal(rng, dtype, 5, 3)))),
+    Call("bce-mean", bce, lambda rng, dtype: (
+        _bce_inputs(rng, (5, 3), dtype, probabilities=True), dict(grad_divisor=15))),
+    Call("bce_with_logits-mean", bce_with_logits, lambda rng, dtype: (
+        _bce_inputs(rng, (4, 3), dtype, probabilities=False), dict(grad_divisor=12))),
     Call("im2col", im2col, lambda rng, dtype: ((_normal(rng, dtype, 2, 3, 5, 5), 3, 1, 1), {})),
     Call("im2col-strided", im2col, lambda rng, dtype: ((_normal(rng, dtype, 1, 2, 7, 6), (3, 2), 2, (1, 0)), {})),
     Call("col2im", col2im, _columns((2, 3, 5, 5), 3, 1, 1)),

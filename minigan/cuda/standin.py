@@ -81,7 +81,10 @@ def _wrap(value):
 
 
 def _writes_new_memory(result, inputs):
-    arrays = [r for r in (result if isinstance(result, tuple) else (result,)) if isinstance(r, numpy.ndarray)]
+    results = result if isinstance(result, tuple) else (result,)
+    if any(isinstance(r, numpy.generic) for r in results):  # a full reduction: a 0-d array on a GPU
+        return True
+    arrays = [r for r in results if isinstance(r, numpy.ndarray)]
     return any(not any(numpy.may_share_memory(r, i) for i in inputs) for r in arrays)
 
 

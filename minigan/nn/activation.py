@@ -1,5 +1,8 @@
 """Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh (modules around the ops of the same name).
 
+Each names its kernel activation in `fused_activation`, (name, negative_slope): a Sequential
+that runs a Linear right before it hands it to the Linear, whose bias kernel then applies it.
+
 `inplace=True` is accepted so that seed code runs unchanged; minigan never overwrites an input
 (a graph may still need it), so the result is the same values in a new tensor.
 """
@@ -8,6 +11,8 @@ from minigan.ops.activation import leaky_relu, relu, sigmoid, tanh
 
 
 class ReLU(Module):
+    fused_activation = ("relu", 0.0)
+
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
@@ -26,6 +31,10 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
 
+    @property
+    def fused_activation(self):
+        return ("leaky_relu", self.negative_slope) if self.negative_slope >= 0 else None
+
     def forward(self, input):
         return leaky_relu(input, self.negative_slope)
 
@@ -34,10 +43,14 @@ class LeakyReLU(Module):
 
 
 class Sigmoid(Module):
+    fused_activation = ("sigmoid", 0.0)
+
     def forward(self, input):
         return sigmoid(input)
 
 
 class Tanh(Module):
+    fused_activation = ("tanh", 0.0)
+
     def forward(self, input):
         return tanh(input)

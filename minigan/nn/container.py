@@ -1,11 +1,13 @@
 """Sequential: a chain of modules, each fed the output of the one before."""
 from collections import OrderedDict
 
+from minigan.nn.linear import Linear
 from minigan.nn.module import Module
 
 
 class Sequential(Module):
-    """Sequential(m0, m1, ...) or Sequential(OrderedDict(name=module, ...)): calls them in order.
+    """Sequential(m0, m1, ...) or Sequential(OrderedDict(name=module, ...)): calls them in order;
+    a Linear followed by an activation layer runs as one fused layer (same values).
 
     Indexable like a list (negative indices; a slice gives a Sequential that keeps the names),
     iterable, with len().
@@ -24,8 +26,18 @@ class Sequential(Module):
             self.add_module(name, module)
 
     def forward(self, input):
-        for module in self:
-            input = module(input)
+        modules = list(self)
+        position = 0
+        while position < len(modules):
+            module, following = modules[position], modules[position + 1:position + 2]
+            activation = following and getattr(following[0], "fused_activation", None)
+            if activation and isinstance(module, Linear):
+                # the activation runs inside the Linear's bias kernel: one launch instead of two
+                input = module(input, *activation)
+                position += 2
+            else:
+                input = module(input)
+                position += 1
         return input
 
     def append(self, module):

@@ -22,7 +22,9 @@ class Linear(Module):
     def reset_parameters(self):
         init._reset_weight_and_bias(self.weight, self.bias)
 
-    def forward(self, input):
+    def forward(self, input, activation="identity", negative_slope=0.01):
+        """x Wᵀ + b, passed through `activation` in the same kernel as the bias (nn.Sequential
+        asks for that when an activation layer follows; see nn.activation)."""
         if input.ndim == 0 or input.shape[-1] != self.in_features:
             hint = ""
             if input.ndim > 2:
@@ -30,7 +32,7 @@ class Linear(Module):
                         f"x.view(x.size(0), -1)), which gives {math.prod(input.shape[1:])} features per example")
             raise ValueError(f"{self!r}: expected an input of shape (*, {self.in_features}), got shape "
                              f"{tuple(input.shape)}{hint}")
-        return linear(input, self.weight, self.bias)
+        return linear(input, self.weight, self.bias, activation, negative_slope)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

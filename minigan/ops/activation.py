@@ -1,59 +1,60 @@
-"""Activations: relu, leaky_relu, sigmoid, tanh, softplus, logsigmoid, each beside its backward."""
+"""Activations: relu, leaky_relu, sigmoid, tanh, softplus, logsigmoid, each beside its backward.
+
+relu, leaky_relu, sigmoid and tanh are one `Activation` Function, which runs one CUDA kernel
+each way (minigan/cuda/kernels/activation.py; its plain-array twin on the CPU) and can add a
+bias first: a linear or conv layer followed by its activation then costs the GEMM and one
+kernel, instead of one kernel per array operation.
+"""
 from minigan.autograd import Function
 from minigan.backend import get_array_module
+from minigan.cuda.kernels import activation_grad, bias_activation
 from minigan.ops.math import where
 
 
-class ReLU(Function):
-    def forward(self, x):
-        self.positive = x > 0  # a piecewise-constant mask: safe to keep raw
-        return get_array_module(x).maximum(x, 0)
+class Activation(Function):
+    """y = act(x + bias) for act in relu, leaky_relu, sigmoid, tanh, identity; `bias` (optional)
+    runs along `channel_axis` of x: -1 after a linear layer, 1 on NCHW images."""
+
+    def __init__(self, activation, negative_slope=0.0, channel_axis=-1):
+        if activation == "leaky_relu" and negative_slope < 0:
+            raise ValueError("Activation: leaky_relu's backward reads the sign of its output, which needs "
+                             f"negative_slope >= 0, got {negative_slope}")
+        self.activation, self.negative_slope, self.channel_axis = activation, negative_slope, channel_axis
+        # act'(x) is read from y: y (1 - y) for sigmoid, 1 - y² for tanh, the sign of y for the others
+        self.saves_output = activation != "identity"
+
+    def forward(self, x, bias=None):
+        return bias_activation(x, bias, self.activation, self.negative_slope, self.channel_axis)
 
     def backward(self, grad_output):
-        return grad_output * self.positive.astype(grad_output.dtype)
+        grad_x = grad_output
+        if self.activation != "identity":
+            grad_x = ActivationGrad(self.activation, self.negative_slope)(grad_output, self.output())
+        if len(self.inputs) == 1:
+            return grad_x
+        channel_axis = self.channel_axis % grad_x.ndim
+        return grad_x, grad_x.sum(dim=tuple(axis for axis in range(grad_x.ndim) if axis != channel_axis))
 
 
-class LeakyReLU(Function):
-    def __init__(self, negative_slope):
-        self.negative_slope = negative_slope
+class ActivationGrad(Function):
+    """g · act'(x), read from y = act(x), in one kernel. Its inputs are (g, y), so that the second
+    derivative reaches x through y's own graph."""
 
-    def forward(self, x):
-        xp = get_array_module(x)
-        # the local slope, 1 or negative_slope: piecewise constant, so safe to keep raw
-        self.slope = xp.where(x > 0, xp.asarray(1, x.dtype), xp.asarray(self.negative_slope, x.dtype))
-        return x * self.slope
+    def __init__(self, activation, negative_slope):
+        self.activation, self.negative_slope = activation, negative_slope
 
-    def backward(self, grad_output):
-        return grad_output * self.slope
+    def forward(self, grad_output, output):
+        return activation_grad(grad_output, output, self.activation, self.negative_slope)
 
-
-def _stable_sigmoid(x):
-    """1 / (1 + e^-x) without overflow: for x < 0 use the equal e^x / (1 + e^x)."""
-    xp = get_array_module(x)
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1, e) / (1 + e)
-
-
-class Sigmoid(Function):
-    saves_output = True
-
-    def forward(self, x):
-        return _stable_sigmoid(x)
-
-    def backward(self, grad_output):
-        y = self.output()
-        return grad_output * y * (1 - y)  # d/dx sigmoid(x) = sigmoid(x) (1 - sigmoid(x))
-
-
-class Tanh(Function):
-    saves_output = True
-
-    def forward(self, x):
-        return get_array_module(x).tanh(x)
-
-    def backward(self, grad_output):
-        y = self.output()
-        return grad_output * (1 - y * y)  # d/dx tanh(x) = 1 - tanh²(x)
+    def backward(self, grad_grad):
+        grad_output, y = self.inputs
+        # linear in g, so d/dg is the same kernel applied to grad_grad
+        grad_grad_output = ActivationGrad(self.activation, self.negative_slope)(grad_grad, y)
+        if self.activation == "sigmoid":  # d/dy [g y (1 - y)] = g (1 - 2y)
+            return grad_grad_output, grad_grad * grad_output * (1 - 2 * y)
+        if self.activation == "tanh":  # d/dy [g (1 - y²)] = -2 g y
+            return grad_grad_output, -2 * (grad_grad * grad_output * y)
+        return grad_grad_output, None  # relu, leaky_relu: act' is piecewise constant in y
 
 
 class Softplus(Function):
@@ -84,19 +85,21 @@ class LogSigmoid(Function):
 
 
 def relu(x):
-    return ReLU()(x)
+    return Activation("relu")(x)
 
 
 def leaky_relu(x, negative_slope=0.01):
-    return LeakyReLU(negative_slope)(x)
+    if negative_slope < 0:  # y < 0 no longer tells x < 0, so Activation's backward cannot read y
+        return where(x.data > 0, x, x * negative_slope)
+    return Activation("leaky_relu", negative_slope)(x)
 
 
 def sigmoid(x):
-    return Sigmoid()(x)
+    return Activation("sigmoid")(x)
 
 
 def tanh(x):
-    return Tanh()(x)
+    return Activation("tanh")(x)
 
 
 def softplus(x, beta=1.0, threshold=20.0):

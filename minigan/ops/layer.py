@@ -1,21 +1,44 @@
-"""The ops behind three layers, composed from other ops: linear, dropout and embedding."""
+"""The ops behind three layers: linear, dropout and embedding."""
 from minigan import backend, random
-from minigan.ops.math import where
+from minigan.autograd import Function
+from minigan.backend import get_array_module
+from minigan.ops.activation import Activation
+from minigan.ops.math import matmul, where
 from minigan.ops.shape import getitem
 from minigan.tensor import Tensor
 
 
-def linear(input, weight, bias=None):
-    """y = x Wᵀ + b, with W of shape (out_features, in_features) as torch lays it out."""
+class LinearMap(Function):
+    """x Wᵀ for W of shape (out_features, in_features). As torch's linear, it makes W's gradient
+    as gᵀ x, in W's own layout: the gradient of a transposed view would need a copy to store."""
+
+    def forward(self, x, weight):
+        return get_array_module(x).matmul(x, weight.T)
+
+    def backward(self, grad_output):
+        x, weight = self.inputs
+        need_x, need_weight = self.needs_input_grad
+        return (matmul(grad_output, weight) if need_x else None,
+                matmul(grad_output.mT, x) if need_weight else None)
+
+
+def linear(input, weight, bias=None, activation="identity", negative_slope=0.01):
+    """y = act(x Wᵀ + b), W of shape (out_features, in_features) as torch lays it out; `activation`
+    (minigan's addition to torch's signature; see ops.activation.Activation) is applied in the
+    kernel that adds the bias, so the layer costs one GEMM and one kernel."""
     if input.dtype != weight.dtype:
         raise TypeError(f"linear: input has dtype {input.dtype} but weight has dtype {weight.dtype}; "
                         "convert one of them, e.g. model.double() or x.float()")
-    if input.ndim > 2:
+    if input.ndim != 2:
         # one matrix product over all leading dims: its weight gradient is then a single GEMM
         leading = input.shape[:-1]
-        return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(*leading, weight.shape[0])
-    output = input @ weight.mT
-    return output if bias is None else output + bias
+        output = linear(input.reshape(-1, input.shape[-1]), weight, bias, activation, negative_slope)
+        return output.reshape(*leading, weight.shape[0])
+    output = LinearMap()(input, weight)
+    if bias is None and activation == "identity":
+        return output
+    bias = () if bias is None else (bias,)
+    return Activation(activation, negative_slope)(output, *bias)
 
 
 def dropout(input, p=0.5, training=True):

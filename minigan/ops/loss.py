@@ -4,40 +4,67 @@ Each loss is computed per element, multiplied by the optional `weight`, then red
 'sum' or 'none'). The two cross-entropies are Functions whose backward formulas are torch's own,
 so first *and* second derivatives agree with torch to the last bits, including torch's clamps.
 """
-from minigan.autograd import Function
+from minigan.autograd import Function, is_grad_enabled
 from minigan.backend import get_array_module, is_device_array
-from minigan.ops.activation import LogSigmoid, logsigmoid, sigmoid
-from minigan.ops.broadcast import sum_to
+from minigan.cuda.kernels import bce, bce_with_logits
+from minigan.ops.activation import logsigmoid, sigmoid
+from minigan.ops.broadcast import broadcast_to, sum_to
 from minigan.ops.math import clamp, log
+from minigan.tensor import Tensor
 
 # torch keeps BCE's derivatives finite at p = 0 and 1 with a small epsilon: its first derivative
-# clamps p (1 - p) at EPSILON, a C float 1e-12, which is 9.999999960041972e-13 as a double; its
-# second derivatives use the double 1e-12. Matching torch to the last bits needs both.
-_FIRST_ORDER_EPS = 9.999999960041972e-13
+# clamps p (1 - p) at the C float 1e-12 (in the kernel), its second derivatives use the double 1e-12.
 _SECOND_ORDER_EPS = 1e-12
+
+
+# --------------------------------------------------------------------------------------------
+# What both cross-entropies share: one kernel for the loss and its gradient, the reduction inside
+# --------------------------------------------------------------------------------------------
+class KernelLoss(Function):
+    """A loss whose kernel (minigan/cuda/kernels/loss.py) computes each element's loss and its
+    derivative d loss / d input in one pass; the reduction ('mean', 'sum', 'none') is part of the
+    Function, so a training step's loss costs that kernel and one sum.
+
+    The derivative saved by the forward is a constant to the graph, so `backward` uses it only when
+    nothing records the backward; with create_graph (a gradient penalty) and for the gradients of
+    the other inputs, `differentiable_backward` builds them from Tensor ops.
+    """
+
+    def __init__(self, reduction):
+        self.reduction = reduction
+
+    def reduce(self, loss, input_grad):
+        self.input_grad = input_grad
+        if self.reduction == "none":
+            return loss
+        return loss.mean() if self.reduction == "mean" else loss.sum()
+
+    def grad_divisor(self, input):
+        """torch divides the gradient of a mean by the element count, after everything else."""
+        return input.size if self.reduction == "mean" else 1
+
+    def backward(self, grad_output):
+        if is_grad_enabled() or any(self.needs_input_grad[1:]):
+            if self.reduction == "mean":
+                grad_output = grad_output / self.inputs[0].data.size
+            return self.differentiable_backward(broadcast_to(grad_output, self.inputs[0].shape))
+        return (grad_output * Tensor(self.input_grad),) + (None,) * (len(self.inputs) - 1)
+
+    def differentiable_backward(self, grad_output):
+        """The gradients of all inputs from the unreduced loss's `grad_output`, as Tensor ops."""
+        raise NotImplementedError
 
 
 # --------------------------------------------------------------------------------------------
 # Binary cross-entropy on probabilities p, targets y:  -[y log p + (1 - y) log(1 - p)]
 # --------------------------------------------------------------------------------------------
-def _log_clamped(log_function, argument, defined):
-    """max(log_function(argument), -100), as torch clamps each log of BCE; where `defined` is
-    False the log would be -inf (log 0), so it is not evaluated and -100 is taken directly."""
-    xp = get_array_module(argument)
-    safe_argument = xp.where(defined, argument, 0.5)
-    return xp.where(defined, xp.maximum(log_function(safe_argument), -100), -100)
-
-
-class BinaryCrossEntropy(Function):
-    """The unreduced, unweighted loss; each log is clamped at -100, so p = 0 or 1 stays finite."""
+class BinaryCrossEntropy(KernelLoss):
+    """Each log is clamped at -100, as torch does, so p = 0 or 1 stays finite."""
 
     def forward(self, p, y):
-        xp = get_array_module(p)
-        log_p = _log_clamped(xp.log, p, p > 0)
-        log_1_minus_p = _log_clamped(xp.log1p, -p, p < 1)  # log1p(-p) is exact for small p
-        return (y - 1) * log_1_minus_p - y * log_p
+        return self.reduce(*bce(p, y, grad_divisor=self.grad_divisor(p)))
 
-    def backward(self, grad_output):
+    def differentiable_backward(self, grad_output):
         p, y = self.inputs
         need_p, need_y = self.needs_input_grad
         grad_p = BinaryCrossEntropyGrad()(grad_output, p, y) if need_p else None
@@ -52,8 +79,7 @@ class BinaryCrossEntropyGrad(Function):
     clamping), so a gradient penalty through BCE matches torch."""
 
     def forward(self, grad_output, p, y):
-        xp = get_array_module(p)
-        return grad_output * (p - y) / xp.maximum((1 - p) * p, _FIRST_ORDER_EPS)
+        return bce(p, y, grad_output)[1]
 
     def backward(self, grad_grad):
         grad_output, p, y = self.inputs
@@ -71,19 +97,14 @@ class BinaryCrossEntropyGrad(Function):
 # --------------------------------------------------------------------------------------------
 # Binary cross-entropy on logits x:  -[pos_weight y log σ(x) + (1 - y) log(1 - σ(x))]
 # --------------------------------------------------------------------------------------------
-class BinaryCrossEntropyWithLogits(Function):
-    """The unreduced, unweighted loss (1 - y) x - (1 + (pos_weight - 1) y) log σ(x), which is the
-    cross-entropy above rewritten with log(1 - σ(x)) = log σ(x) - x: finite for any x. Inputs are
-    (x, y) or (x, y, pos_weight)."""
+class BinaryCrossEntropyWithLogits(KernelLoss):
+    """(1 - y) x - (1 + (pos_weight - 1) y) log σ(x), which is the cross-entropy above rewritten
+    with log(1 - σ(x)) = log σ(x) - x: finite for any x. Inputs are (x, y) or (x, y, pos_weight)."""
 
     def forward(self, x, y, pos_weight=None):
-        log_sigmoid = LogSigmoid().forward(x)  # stable: min(x, 0) - log(1 + e^-|x|)
-        if pos_weight is None:
-            return (1 - y) * x - log_sigmoid
-        log_weight = (pos_weight - 1) * y + 1
-        return (1 - y) * x - log_weight * log_sigmoid
+        return self.reduce(*bce_with_logits(x, y, pos_weight, grad_divisor=self.grad_divisor(x)))
 
-    def backward(self, grad_output):
+    def differentiable_backward(self, grad_output):
         x, y = self.inputs[:2]
         need_x, need_y = self.needs_input_grad[:2]
         if len(self.inputs) == 2:
@@ -154,6 +175,13 @@ def _weighted_and_reduced(loss, weight, reduction):
     return loss
 
 
+def _kernel_loss(function, inputs, weight, reduction):
+    """The loss `function` of `inputs`, reduced inside its kernel Function when nothing weights it."""
+    if weight is None:
+        return function(reduction)(*inputs)
+    return _weighted_and_reduced(function("none")(*inputs), weight, reduction)
+
+
 def _check_loss_arguments(op, input, target, reduction, weight):
     _check_reduction(op, reduction)
     _check_same_shape(op, input, target)
@@ -175,7 +203,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
                          hint="; pass probabilities (e.g. a sigmoid's output), or pass logits to "
                               "binary_cross_entropy_with_logits")
     _check_probabilities(op, "target", target)
-    return _weighted_and_reduced(BinaryCrossEntropy()(input, target), weight, reduction)
+    return _kernel_loss(BinaryCrossEntropy, (input, target), weight, reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
@@ -186,7 +214,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     _check_loss_arguments(op, input, target, reduction, weight)
     _check_broadcasts_to(op, "pos_weight", pos_weight, input.shape)
     inputs = (input, target) if pos_weight is None else (input, target, pos_weight)
-    return _weighted_and_reduced(BinaryCrossEntropyWithLogits()(*inputs), weight, reduction)
+    return _kernel_loss(BinaryCrossEntropyWithLogits, inputs, weight, reduction)
 
 
 def mse_loss(input, target, reduction="mean"):

@@ -1,11 +1,12 @@
 """Binary cross-entropy, on logits and on probabilities: the loss and its gradient in one pass.
 
-Per element, with target t and an optional incoming gradient g (None: 1):
+Per element, with target t, an optional incoming gradient g (None: 1) and a divisor n (1; the
+element count when the loss is a mean, whose gradient torch divides by it last):
 
     bce_with_logits(x, t)   loss = (1 - t) x - (1 + (pw - 1) t) log σ(x)     (pw = pos_weight, or 1)
-                            grad = g ((pw t + 1 - t) σ(x) - pw t)           (= g (σ(x) - t) for pw = 1)
+                            grad = g ((pw t + 1 - t) σ(x) - pw t) / n       (= g (σ(x) - t) / n for pw = 1)
     bce(p, t)               loss = (t - 1) max(log(1 - p), -100) - t max(log p, -100)
-                            grad = g (p - t) / max((1 - p) p, 1e-12)
+                            grad = g (p - t) / max((1 - p) p, 1e-12) / n
 
 These are torch's formulas, clamps included (binary_cross_entropy and its backward;
 binary_cross_entropy_with_logits and its backward), written as minigan/ops/loss.py writes them.
@@ -22,7 +23,7 @@ extern "C" __global__ void bce_with_logits(
         const T* __restrict__ logits, const T* __restrict__ target,
         const T* __restrict__ pos_weight, long long pos_weight_period,
         const T* __restrict__ grad_output, long long grad_output_period,
-        T* __restrict__ loss, T* __restrict__ grad, long long size) {
+        T* __restrict__ loss, T* __restrict__ grad, long long size, T grad_divisor) {
     GRID_STRIDE_LOOP(i, size) {
         const T x = logits[i], t = target[i];
         const T e = exp(-fabs(x));                                 // never overflows
@@ -31,12 +32,12 @@ extern "C" __global__ void bce_with_logits(
         const T g = grad_output == nullptr ? T(1) : grad_output[i % grad_output_period];
         if (pos_weight == nullptr) {
             loss[i] = (T(1) - t) * x - log_sigmoid;
-            grad[i] = g * (sigmoid - t);
+            grad[i] = g * (sigmoid - t) / grad_divisor;
         } else {
             const T w = pos_weight[i % pos_weight_period];
             const T weighted_target = w * t;
             loss[i] = (T(1) - t) * x - ((w - T(1)) * t + T(1)) * log_sigmoid;
-            grad[i] = g * ((weighted_target + T(1) - t) * sigmoid - weighted_target);
+            grad[i] = g * ((weighted_target + T(1) - t) * sigmoid - weighted_target) / grad_divisor;
         }
     }
 }
@@ -48,13 +49,13 @@ __device__ T at_least(T value, T floor) { return value < floor ? floor : value; 
 extern "C" __global__ void bce(
         const T* __restrict__ probabilities, const T* __restrict__ target,
         const T* __restrict__ grad_output, long long grad_output_period,
-        T* __restrict__ loss, T* __restrict__ grad, long long size) {
+        T* __restrict__ loss, T* __restrict__ grad, long long size, T grad_divisor) {
     GRID_STRIDE_LOOP(i, size) {
         const T p = probabilities[i], t = target[i];
         const T g = grad_output == nullptr ? T(1) : grad_output[i % grad_output_period];
         // each log clamped at -100, so p = 0 or 1 (log 0 = -inf) gives a finite loss
         loss[i] = (t - T(1)) * at_least(log1p(-p), T(-100)) - t * at_least(log(p), T(-100));
-        grad[i] = g * (p - t) / at_least((T(1) - p) * p, T(1e-12f));
+        grad[i] = g * (p - t) / at_least((T(1) - p) * p, T(1e-12f)) / grad_divisor;
     }
 }
 """)
@@ -66,21 +67,22 @@ def _check_operands(op, input_name, input, target, grad_output, pos_weight=None)
     check_broadcasts_to(op, "pos_weight", pos_weight, input.shape)
 
 
-def _launch_bce(kernel, input, target, grad_output, *operands):
-    """Launch `kernel` on (input, target, *operands, grad_output and its period, loss, grad, size)."""
+def _launch_bce(kernel, input, target, grad_output, grad_divisor, *operands):
+    """Launch `kernel` on (input, target, *operands, grad_output and its period, loss, grad, size,
+    grad_divisor)."""
     xp = get_array_module(input)
     input, target = xp.ascontiguousarray(input), xp.ascontiguousarray(target)
     grad_output, grad_output_period = (None, 1) if grad_output is None else periodic(grad_output, input.shape)
     loss, grad = xp.empty_like(input), xp.empty_like(input)
-    kernel.launch(input.dtype, (input, target, *operands, grad_output, grad_output_period, loss, grad, input.size),
-                  input.size)
+    kernel.launch(input.dtype, (input, target, *operands, grad_output, grad_output_period, loss, grad, input.size,
+                                input.dtype.type(grad_divisor)), input.size)
     return loss, grad
 
 
 # --------------------------------------------------------------------------------------------
 # On logits
 # --------------------------------------------------------------------------------------------
-def _bce_with_logits_twin(logits, target, pos_weight=None, grad_output=None):
+def _bce_with_logits_twin(logits, target, pos_weight=None, grad_output=None, grad_divisor=1):
     _check_operands("bce_with_logits", "logits", logits, target, grad_output, pos_weight)
     xp = get_array_module(logits)
     e = xp.exp(-xp.abs(logits))  # e^-|x|, shared by log σ(x) and σ(x)
@@ -93,25 +95,28 @@ def _bce_with_logits_twin(logits, target, pos_weight=None, grad_output=None):
         weighted_target = pos_weight * target
         loss = (1 - target) * logits - ((pos_weight - 1) * target + 1) * log_sigmoid
         grad = (weighted_target + 1 - target) * sigmoid - weighted_target
-    return loss, grad if grad_output is None else grad_output * grad
+    if grad_output is not None:
+        grad = grad_output * grad
+    return loss, grad if grad_divisor == 1 else grad / grad_divisor
 
 
 @with_twin(_bce_with_logits_twin)
-def bce_with_logits(logits, target, pos_weight=None, grad_output=None):
-    """(loss, grad) per element of binary cross-entropy on logits: grad = grad_output · d loss / d logits.
+def bce_with_logits(logits, target, pos_weight=None, grad_output=None, grad_divisor=1):
+    """(loss, grad) per element of binary cross-entropy on logits: grad = grad_output · d loss /
+    d logits / grad_divisor.
 
     `target` has the logits' shape; `pos_weight` (the weight of the positive class) and
     `grad_output` (None: 1) broadcast to it.
     """
     _check_operands("bce_with_logits", "logits", logits, target, grad_output, pos_weight)
     pos_weight, pos_weight_period = (None, 1) if pos_weight is None else periodic(pos_weight, logits.shape)
-    return _launch_bce(_BCE_WITH_LOGITS, logits, target, grad_output, pos_weight, pos_weight_period)
+    return _launch_bce(_BCE_WITH_LOGITS, logits, target, grad_output, grad_divisor, pos_weight, pos_weight_period)
 
 
 # --------------------------------------------------------------------------------------------
 # On probabilities
 # --------------------------------------------------------------------------------------------
-def _bce_twin(probabilities, target, grad_output=None):
+def _bce_twin(probabilities, target, grad_output=None, grad_divisor=1):
     _check_operands("bce", "probabilities", probabilities, target, grad_output)
     xp = get_array_module(probabilities)
     with xp.errstate(divide="ignore"):  # log 0 = -inf, clamped to -100 below
@@ -121,13 +126,14 @@ def _bce_twin(probabilities, target, grad_output=None):
     difference = probabilities - target
     if grad_output is not None:
         difference = grad_output * difference
-    return loss, difference / xp.maximum((1 - probabilities) * probabilities, _EPSILON)
+    grad = difference / xp.maximum((1 - probabilities) * probabilities, _EPSILON)
+    return loss, grad if grad_divisor == 1 else grad / grad_divisor
 
 
 @with_twin(_bce_twin)
-def bce(probabilities, target, grad_output=None):
+def bce(probabilities, target, grad_output=None, grad_divisor=1):
     """(loss, grad) per element of binary cross-entropy on probabilities in [0, 1] (not checked
-    here): grad = grad_output · d loss / d probabilities, with torch's clamps. `target` has the
+    here): grad = grad_output · d loss / d probabilities / grad_divisor, with torch's clamps. `target` has the
     probabilities' shape; `grad_output` (None: 1) broadcasts to it."""
     _check_operands("bce", "probabilities", probabilities, target, grad_output)
-    return _launch_bce(_BCE, probabilities, target, grad_output)
+    return _launch_bce(_BCE, probabilities, target, grad_output, grad_divisor)
