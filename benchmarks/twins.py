@@ -64,17 +64,18 @@ def logits_step(lib, seed, inputs):
     F = lib.nn.functional
     real, = inputs["real"]
     batch, device = real.shape[0], real.device
-    ones, zeros = lib.full((batch, 1), 1.0, device=device), lib.zeros(batch, 1, device=device)
+    labels = lib.cat([lib.full((batch, 1), 1.0, device=device), lib.zeros(batch, 1, device=device)])
     seed.optimizer_D.zero_grad()
     fake = seed.G(inputs["noise_D"][0]).detach()
-    loss_D = (F.binary_cross_entropy_with_logits(seed.D(real), ones)
-              + F.binary_cross_entropy_with_logits(seed.D(fake), zeros))
+    loss_D = F.binary_cross_entropy_with_logits(seed.D(lib.cat([real, fake])), labels, reduction="sum") / batch
     loss_D.backward()
     seed.optimizer_D.step()
 
     seed.optimizer_G.zero_grad()
+    seed.D.requires_grad_(False)
     loss_G = F.binary_cross_entropy_with_logits(seed.D(seed.G(inputs["noise_G"])), lib.ones(batch, 1, device=device))
     loss_G.backward()
+    seed.D.requires_grad_(True)
     seed.optimizer_G.step()
 
 

@@ -118,7 +118,7 @@ DEVICE_ERRORS = [
                 "comparison lt: inputs are on different devices: cpu and cuda"),
     DeviceError("a layer on cuda gets a host input",
                 _mix(lambda a, b: minigan.nn.Linear(3, 1).cuda()(a)), DeviceMismatchError,
-                "MatMul: inputs are on different devices: cpu and cuda"),
+                "LinearMap: inputs are on different devices: cpu and cuda"),
     DeviceError("a host array meets a cuda tensor", _mix(lambda a, b: b * a.numpy()), DeviceMismatchError,
                 "Mul: inputs are on different devices: cuda and cpu"),
     DeviceError("backward gets a gradient on another device",

@@ -11,6 +11,10 @@ from minigan.cuda.kernels import activation_grad, bias_activation
 from minigan.ops.math import where
 
 
+# how the graph (errors, minigan.viz) names each Activation: as torch names the op
+_NAMES = {"identity": "AddBias", "relu": "ReLU", "leaky_relu": "LeakyReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+
+
 class Activation(Function):
     """y = act(x + bias) for act in relu, leaky_relu, sigmoid, tanh, identity; `bias` (optional)
     runs along `channel_axis` of x: -1 after a linear layer, 1 on NCHW images."""
@@ -23,6 +27,10 @@ class Activation(Function):
         # act'(x) is read from y: y (1 - y) for sigmoid, 1 - y² for tanh, the sign of y for the others
         self.saves_output = activation != "identity"
 
+    @property
+    def name(self):
+        return _NAMES[self.activation]
+
     def forward(self, x, bias=None):
         return bias_activation(x, bias, self.activation, self.negative_slope, self.channel_axis)
 
@@ -30,7 +38,7 @@ class Activation(Function):
         grad_x = grad_output
         if self.activation != "identity":
             grad_x = ActivationGrad(self.activation, self.negative_slope)(grad_output, self.output())
-        if len(self.inputs) == 1:
+        if len(self.inputs) == 1 or not self.needs_input_grad[1]:
             return grad_x
         channel_axis = self.channel_axis % grad_x.ndim
         return grad_x, grad_x.sum(dim=tuple(axis for axis in range(grad_x.ndim) if axis != channel_axis))
@@ -42,6 +50,10 @@ class ActivationGrad(Function):
 
     def __init__(self, activation, negative_slope):
         self.activation, self.negative_slope = activation, negative_slope
+
+    @property
+    def name(self):
+        return _NAMES[self.activation] + "Grad"
 
     def forward(self, grad_output, output):
         return activation_grad(grad_output, output, self.activation, self.negative_slope)
