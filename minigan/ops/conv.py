@@ -10,9 +10,10 @@ Three Functions form a closed set, each one's backward made of the others:
 Tensors and calls these Functions again, so gradients of gradients, as in a gradient penalty,
 follow with respect to inputs and weights alike.
 
-The arrays: `_im2col` gathers every kernel window of the padded image into the columns of a matrix
+The arrays: `im2col` gathers every kernel window of the padded image into the columns of a matrix
 (C·kh·kw, N·Ho·Wo), so a convolution is one matrix product with the weight as a (C_out, C·kh·kw)
-matrix. `_col2im` is its adjoint: it adds each column back where it was read from. Both keep
+matrix. `col2im` is its adjoint: it adds each column back where it was read from. Both are
+kernels (minigan/cuda/kernels/conv.py; their twins on the CPU). The columns keep
 channels first ((C, N, H, W), "channel-major") because then each GEMM operand is one contiguous
 matrix; `_channel_major` and `_batch_major` move between that and torch's (N, C, H, W). The
 columns are kh·kw / (sh·sw) times the size of the image and slow to gather, so a Function that
@@ -23,6 +24,7 @@ import numbers
 
 from minigan.autograd import Function
 from minigan.backend import get_array_module
+from minigan.cuda.kernels import col2im, im2col
 from minigan.ops.shape import reshape
 from minigan.tensor import Tensor
 
@@ -38,48 +40,6 @@ def _channel_major(images):
 def _batch_major(images):
     """(C, N, H, W) -> contiguous (N, C, H, W), torch's layout."""
     return get_array_module(images).ascontiguousarray(images.transpose(1, 0, 2, 3))
-
-
-def _im2col(images, kernel_size, stride, padding):
-    """Every kernel window of the zero-padded images, as a contiguous (C, kh, kw, N, Ho, Wo) array:
-
-        columns[c, i, j, n, h, w] = padded[n, c, h·sh + i, w·sw + j]
-
-    The windows are a strided view of the padded images; the one copy puts them in GEMM layout.
-    """
-    xp = get_array_module(images)
-    (pad_h, pad_w), (stride_h, stride_w) = padding, stride
-    if pad_h or pad_w:
-        images = xp.pad(images, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
-    windows = xp.lib.stride_tricks.sliding_window_view(images, kernel_size, axis=(2, 3))
-    windows = windows[:, :, ::stride_h, ::stride_w]  # (N, C, Ho, Wo, kh, kw), still a view
-    return xp.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3))
-
-
-def _col2im(columns, image_size, stride, padding):
-    """The adjoint of `_im2col`: columns (C, kh, kw, N, Ho, Wo) summed back into (N, C, H, W).
-
-    Windows overlap where the stride is smaller than the kernel, so every column is added onto
-    the pixel it was read from. Split the padded image by stride phase: its rows sh·q + a form
-    phase a. Kernel offset i lands in phase i % sh, shifted by i // sh rows, so each phase plane
-    is the sum of its kernel offsets' (C, N, Ho, Wo) slabs, contiguous and shifted, and is then
-    written into every sh-th row and sw-th column of the image once.
-    """
-    xp = get_array_module(columns)
-    channels, kernel_h, kernel_w, batch, out_h, out_w = columns.shape
-    (height, width), (stride_h, stride_w), (pad_h, pad_w) = image_size, stride, padding
-    plane_h, plane_w = -(-(height + 2 * pad_h) // stride_h), -(-(width + 2 * pad_w) // stride_w)
-    padded = xp.empty((batch, channels, plane_h * stride_h, plane_w * stride_w), dtype=columns.dtype)
-    plane = xp.empty((channels, batch, plane_h, plane_w), dtype=columns.dtype)
-    for phase_h in range(stride_h):
-        for phase_w in range(stride_w):
-            plane.fill(0)
-            for i in range(phase_h, kernel_h, stride_h):
-                for j in range(phase_w, kernel_w, stride_w):
-                    shift_h, shift_w = i // stride_h, j // stride_w
-                    plane[:, :, shift_h:shift_h + out_h, shift_w:shift_w + out_w] += columns[:, i, j]
-            padded[:, :, phase_h::stride_h, phase_w::stride_w] = plane.transpose(1, 0, 2, 3)
-    return xp.ascontiguousarray(padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width])
 
 
 def _as_matrix(array, leading_axes=1):
@@ -107,7 +67,7 @@ class Conv2d(Function):
 
     def forward(self, images, weight):
         if self.columns is None:
-            self.columns = _im2col(images, weight.shape[2:], self.stride, self.padding)
+            self.columns = im2col(images, weight.shape[2:], self.stride, self.padding)
         # y[o, (n, h, w)] = Σ_(c, i, j) W[o, (c, i, j)] columns[(c, i, j), (n, h, w)]
         output = _as_matrix(weight) @ _as_matrix(self.columns, 3)
         return _batch_major(output.reshape(weight.shape[0], *self.columns.shape[3:]))
@@ -145,13 +105,13 @@ class ConvTranspose2d(Function):
         # columns[(o, i, j), (n, h, w)] = Σ_c W[c, (o, i, j)] x[c, (n, h, w)]
         columns = _as_matrix(weight).T @ _as_matrix(channel_major)
         columns = columns.reshape(weight.shape[1:] + channel_major.shape[1:])
-        return _col2im(columns, self.output_size, self.stride, self.padding)
+        return col2im(columns, self.output_size, self.stride, self.padding)
 
     def backward(self, grad_output):
         images, weight = self.inputs
         need_images, need_weight = self.needs_input_grad
         # both gradients read the windows of dy: gather them once
-        columns = _im2col(grad_output.data, weight.shape[2:], self.stride, self.padding)
+        columns = im2col(grad_output.data, weight.shape[2:], self.stride, self.padding)
         grad_images = grad_weight = None
         if need_images:
             grad_images = Conv2d(self.stride, self.padding, columns)(grad_output, weight)
@@ -177,7 +137,7 @@ class Conv2dGradWeight(Function):
     def forward(self, images, grad_output):
         columns = self.columns
         if columns is None:
-            columns = _im2col(images, self.kernel_size, self.stride, self.padding)
+            columns = im2col(images, self.kernel_size, self.stride, self.padding)
         self.columns = None  # the backward below needs no columns: let them go
         # dW[o, (c, i, j)] = Σ_(n, h, w) dy[o, (n, h, w)] columns[(c, i, j), (n, h, w)]
         grad_weight = _as_matrix(_channel_major(grad_output)) @ _as_matrix(columns, 3).T

@@ -135,15 +135,25 @@ def _col2im_geometry(columns, image_size, stride, padding):
 
 
 def _col2im_twin(columns, image_size, stride=1, padding=0):
+    """Each pixel sums its column entries in the kernel's order, (i, j) ascending. To do that with
+    whole-array operations, split the padded image by stride phase: its rows sh·q + a form phase
+    a. Kernel offset i lands in phase i % sh, shifted by i // sh rows, so each phase plane is the
+    sum of its kernel offsets' (C, N, Ho, Wo) slabs, contiguous and shifted, and is then written
+    into every sh-th row and sw-th column of the image once."""
     geometry = _col2im_geometry(columns, image_size, stride, padding)
     batch, channels, height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w = geometry
     xp = get_array_module(columns)
-    padded = xp.zeros((batch, channels, height + 2 * pad_h, width + 2 * pad_w), dtype=columns.dtype)
-    # kernel offset (i, j) adds its (N, C, Ho, Wo) slab onto the pixels it read: a strided slice
-    for i in range(kernel_h):
-        for j in range(kernel_w):
-            padded[:, :, i:i + stride_h * out_h:stride_h, j:j + stride_w * out_w:stride_w] += \
-                columns[:, i, j].transpose(1, 0, 2, 3)
+    plane_h, plane_w = -(-(height + 2 * pad_h) // stride_h), -(-(width + 2 * pad_w) // stride_w)
+    padded = xp.empty((batch, channels, plane_h * stride_h, plane_w * stride_w), dtype=columns.dtype)
+    plane = xp.empty((channels, batch, plane_h, plane_w), dtype=columns.dtype)
+    for phase_h in range(stride_h):
+        for phase_w in range(stride_w):
+            plane.fill(0)
+            for i in range(phase_h, kernel_h, stride_h):
+                for j in range(phase_w, kernel_w, stride_w):
+                    shift_h, shift_w = i // stride_h, j // stride_w
+                    plane[:, :, shift_h:shift_h + out_h, shift_w:shift_w + out_w] += columns[:, i, j]
+            padded[:, :, phase_h::stride_h, phase_w::stride_w] = plane.transpose(1, 0, 2, 3)
     return xp.ascontiguousarray(padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width])
 
 
