@@ -19,9 +19,10 @@ block of 64 KiB or more on its own (MALLOC_MMAP_THRESHOLD_), so a freed array le
 memory at once in both libraries and the peak is that of live data. On the GPU: the growth of
 memory reserved by each library's caching allocator (CuPy's pool, torch's caching allocator).
 
-Profile (`--profile`, instead of the comparison): where a minigan step spends its time, by op
-(Function class): forward (the op's call: forward and graph recording) and backward (its backward
-method, including the ops it is written with), the engine's own work and the optimizers.
+Profile (`--profile`, instead of the comparison): where a minigan step spends its time, by op,
+from `minigan.trace()`: forward (the op's call: forward and graph recording), backward (its
+backward method, including the ops it is written with), the engine's sums of gradients and the
+optimizers.
 
 The table (or profile) is printed as Markdown and appended, with the machine, the thread count
 and the date, to `--results`.
@@ -29,7 +30,6 @@ and the date, to `--results`.
 import argparse
 import collections
 import datetime
-import functools
 import gc
 import itertools
 import json
@@ -38,15 +38,13 @@ import platform
 import shlex
 import subprocess
 import sys
-import time
 
 import numpy
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import minigan  # noqa: E402
-from minigan import autograd, backend  # noqa: E402
-from minigan.optim.optimizer import Optimizer  # noqa: E402
+from minigan import backend  # noqa: E402
 from timing import compare, limit_threads  # noqa: E402
 from twins import DESCRIPTIONS, SPECS, draw_inputs, inputs_as, make_pair, run_step  # noqa: E402
 
@@ -206,146 +204,46 @@ def comparison_report(results, args):
 # --------------------------------------------------------------------------------------------
 # The profile
 # --------------------------------------------------------------------------------------------
-def subclasses(cls):
-    """`cls` and all its subclasses, however deep."""
-    found = [cls]
-    for subclass in cls.__subclasses__():
-        found += subclasses(subclass)
-    return found
-
-
-class OpProfile:
-    """Calls and seconds by op of the minigan code run inside a `with OpProfile()` block.
-
-    For the block, Function.__call__ (an op's forward plus its graph recording), every Function's
-    `backward`, the engine's walk (`autograd._run_backward`) and the optimizers' `step` and
-    `zero_grad` are wrapped with timers. An op called while another one is being timed (the ops a
-    backward is written with, say) counts in the outer one: a backward's row is all it costs.
-    Ops the engine calls itself, outside any backward, are the sums of gradients that reach a
-    node from several consumers. Python's cycle collector gets a row of its own: a full collection
-    (tens of ms with torch loaded) would otherwise land on whichever op happened to trigger it.
-    """
-
-    def __init__(self):
-        self.forward = collections.defaultdict(lambda: [0, 0.0])    # op name -> [calls, seconds]
-        self.backward = collections.defaultdict(lambda: [0, 0.0])
-        self.optimizer = collections.defaultdict(lambda: [0, 0.0])
-        self.engine_seconds = 0.0
-        self.gc_seconds = 0.0
-        self._gc_started = None
-        self._timing = False   # an op is being timed: calls inside it belong to it
-        self._in_engine = False
-        self._originals = []
-
-    def __enter__(self):
-        def call_row(fn):
-            if self._in_engine:
-                return self.backward[f"{fn.name} (engine: summing gradients)"]
-            return self.forward[fn.name]
-
-        self._wrap(minigan.Function, "__call__", call_row)
-        for cls in subclasses(minigan.Function):
-            if "backward" in vars(cls):
-                self._wrap(cls, "backward", lambda fn: self.backward[fn.name])
-        for cls in subclasses(Optimizer):
-            for method in ("step", "zero_grad"):
-                if method in vars(cls):
-                    self._wrap(cls, method, lambda optimizer, method=method: self.optimizer[method])
-        self._replace(autograd, "_run_backward", self._timed_engine(autograd._run_backward))
-        gc.callbacks.append(self._time_gc)
-        return self
-
-    def __exit__(self, *exc_info):
-        gc.callbacks.remove(self._time_gc)
-        for owner, name, original in reversed(self._originals):
-            setattr(owner, name, original)
-        self._originals.clear()
-
-    def _time_gc(self, phase, info):
-        if phase == "start":
-            self._gc_started = time.perf_counter()
-        elif self._gc_started is not None:
-            self.gc_seconds += time.perf_counter() - self._gc_started
-
-    def _seconds_since(self, start, gc_seconds_at_start):
-        """Seconds since `start`, less the garbage collector's time in between."""
-        return time.perf_counter() - start - (self.gc_seconds - gc_seconds_at_start)
-
-    def _replace(self, owner, name, replacement):
-        self._originals.append((owner, name, vars(owner)[name]))
-        setattr(owner, name, replacement)
-
-    def _wrap(self, owner, name, row):
-        """Time the outermost calls of `owner.name`; `row(self_argument)` is the [calls, seconds] to add to."""
-        original = vars(owner)[name]
-
-        @functools.wraps(original)
-        def timed(obj, *args, **kwargs):
-            if self._timing:
-                return original(obj, *args, **kwargs)
-            self._timing = True
-            start, gc_seconds = time.perf_counter(), self.gc_seconds
-            try:
-                return original(obj, *args, **kwargs)
-            finally:
-                entry = row(obj)
-                entry[0] += 1
-                entry[1] += self._seconds_since(start, gc_seconds)
-                self._timing = False
-        self._replace(owner, name, timed)
-
-    def _timed_engine(self, run_backward):
-        @functools.wraps(run_backward)
-        def timed(*args, **kwargs):
-            self._in_engine = True
-            start, gc_seconds = time.perf_counter(), self.gc_seconds
-            try:
-                return run_backward(*args, **kwargs)
-            finally:
-                self.engine_seconds += self._seconds_since(start, gc_seconds)
-                self._in_engine = False
-        return timed
-
-
 def profile_model(name, args):
+    """Where a minigan step spends its time, from `minigan.trace()` over `args.steps` steps."""
     step = step_functions(name, args, ("minigan",))["minigan"]
     for _ in range(args.warmup):
         step()
-    with OpProfile() as profile:
-        start = time.perf_counter()
+    with minigan.trace() as tape:
         for _ in range(args.steps):
             step()
-        step_seconds = (time.perf_counter() - start) / args.steps
-    return profile_report(name, args.batch or SPECS[name].batch, profile, step_seconds, args.steps)
+    return profile_report(name, args.batch or SPECS[name].batch, tape, args.steps)
 
 
-def profile_report(name, batch, profile, step_seconds, steps):
-    def seconds(table):
-        return sum(entry[1] for entry in table.values()) / steps
+_PHASES = {"forward": "forward ops (Function.__call__)",
+           "backward": "backward ops (Function.backward, the ops inside each included)",
+           "sum": "the engine's sums of gradients reaching one node from several consumers",
+           "optimizer": "optimizers (step)"}
+
+
+def profile_report(name, batch, tape, steps):
+    step_seconds = tape.seconds / steps
+    by_phase = collections.defaultdict(dict)
+    for (phase, op), (calls, seconds) in tape.totals().items():
+        by_phase[phase][op] = (calls / steps, seconds / steps)
 
     def share(part_seconds):
         return f"{100 * part_seconds / step_seconds:.1f} %"
 
-    def op_rows(table):
-        ranked = sorted(table.items(), key=lambda item: -item[1][1])
-        return [[op, f"{calls / steps:g}", f"{total / steps * 1e3:.2f}", share(total / steps)]
-                for op, (calls, total) in ranked]
-
-    forward, backward, optimizer = seconds(profile.forward), seconds(profile.backward), seconds(profile.optimizer)
-    engine, collector = profile.engine_seconds / steps, profile.gc_seconds / steps
-    summary = [("forward ops (Function.__call__)", forward),
-               ("backward ops (Function.backward) and the engine's gradient sums", backward),
-               ("engine bookkeeping (graph walk, storing .grad)", engine - backward),
-               ("optimizers (step, zero_grad)", optimizer),
-               ("Python's garbage collector", collector),
-               ("other (module calls, label tensors, Python)", step_seconds - forward - engine - optimizer - collector)]
-    lines = [f"### {DESCRIPTIONS[name]}, batch {batch}: minigan, {step_seconds * 1e3:.1f} ms per profiled step "
-             f"(mean of {steps}; includes the profiler's own cost)", ""]
+    phase_seconds = {phase: sum(seconds for _, seconds in ops.values()) for phase, ops in by_phase.items()}
+    summary = [(where, phase_seconds.get(phase, 0.0)) for phase, where in _PHASES.items()]
+    summary.append(("between ops (engine walk, storing .grad, module calls, Python)",
+                    step_seconds - sum(phase_seconds.values())))
+    lines = [f"### {DESCRIPTIONS[name]}, batch {batch}: minigan, {step_seconds * 1e3:.1f} ms per traced step "
+             f"(mean of {steps}; includes the tracer's own cost)", ""]
     lines += markdown_table(["where", "ms/step", "share of step"],
                             [[where, f"{part * 1e3:.2f}", share(part)] for where, part in summary])
-    for kind, table in (("forward op", profile.forward), ("backward op", profile.backward),
-                        ("optimizer", profile.optimizer)):
-        lines += [""] + markdown_table([kind, "calls/step", "ms/step", "share of step"], op_rows(table))
+    for phase, kind in (("forward", "forward op"), ("backward", "backward op"), ("sum", "engine sum"),
+                        ("optimizer", "optimizer")):
+        rows = [[op, f"{calls:g}", f"{seconds * 1e3:.2f}", share(seconds)]
+                for op, (calls, seconds) in by_phase[phase].items()]
+        if rows:
+            lines += [""] + markdown_table([kind, "calls/step", "ms/step", "share of step"], rows)
     return lines + [""]
 
 

@@ -1,6 +1,7 @@
 """The MNIST MLP GAN, on minigan: three fully connected GANs from well-known sources.
 
     python examples/mnist_mlp.py [--arch default|bn|small] [--data-dir DIR] [--max-steps N] [--backend cupy]
+                                 [--log-grads] [--g-loss non-saturating|saturating]
 
 --arch default  CS231n's GAN: D 784-256-256-1 with LeakyReLU(0.2), G 96-1024-1024-784 with ReLU
                 and Tanh, BCE-with-logits, Adam(5e-4, betas (0.5, 0.999)), batch 128, uniform noise.
@@ -60,7 +61,7 @@ def noise(arch, batch, noise_dim, device):
     return minigan.rand(batch, noise_dim, device=device) * 2 - 1  # uniform in [-1, 1]
 
 
-def logits_step(G, D, optimizer_G, optimizer_D, real, noise_fn, real_label):
+def logits_step(G, D, optimizer_G, optimizer_D, real, noise_fn, real_label, saturating=False):
     """D on real and fake (logits, BCE-with-logits), then G on fresh noise; returns both losses.
 
     D sees real and fake as one batch, which halves its launches on a GPU and gives the same loss
@@ -76,7 +77,10 @@ def logits_step(G, D, optimizer_G, optimizer_D, real, noise_fn, real_label):
 
     optimizer_G.zero_grad()
     D.requires_grad_(False)  # D's gradients from this step would go unused (the next D step zeroes them)
-    loss_G = F.binary_cross_entropy_with_logits(D(G(noise_fn())), minigan.ones(batch, 1, device=device))
+    if saturating:  # the minimax game's own loss, E[log(1 - D(G(z)))]: its gradient vanishes while D wins
+        loss_G = -F.binary_cross_entropy_with_logits(D(G(noise_fn())), minigan.zeros(batch, 1, device=device))
+    else:
+        loss_G = F.binary_cross_entropy_with_logits(D(G(noise_fn())), minigan.ones(batch, 1, device=device))
     loss_G.backward()
     D.requires_grad_(True)
     optimizer_G.step()
@@ -103,11 +107,15 @@ def probability_step(G, D, optimizer_G, optimizer_D, real, noise_fn):
 def main(argv=None):
     parser = example_arguments(__doc__.splitlines()[0], epochs=5, batch_size=None, lr=None)
     parser.add_argument("--arch", default="default", choices=sorted(ARCHS))
+    parser.add_argument("--g-loss", default="non-saturating", choices=["non-saturating", "saturating"],
+                        help="G's loss (default and small archs): see docs/GANS.md; compare them with --log-grads")
     args = parser.parse_args(argv)
     config = ARCHS[args.arch]
     args.batch_size = args.batch_size or config["batch_size"]
     args.lr = args.lr or config["lr"]
     check_arguments(parser, args)
+    if args.arch == "bn" and args.g_loss == "saturating":
+        parser.error("--g-loss saturating needs D's logits: use --arch default or small")
     minigan.manual_seed(args.seed)
     device = example_device(args)
 
@@ -134,7 +142,8 @@ def main(argv=None):
             loss_D, loss_G = probability_step(G, D, optimizer_G, optimizer_D, real, noise_fn)
         else:
             real_label = 0.9 if args.arch == "small" else 1.0  # one-sided label smoothing
-            loss_D, loss_G = logits_step(G, D, optimizer_G, optimizer_D, real, noise_fn, real_label)
+            loss_D, loss_G = logits_step(G, D, optimizer_G, optimizer_D, real, noise_fn, real_label,
+                                         saturating=args.g_loss == "saturating")
         run.log({"D": loss_D, "G": loss_G})
     return run.finish()
 

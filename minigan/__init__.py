@@ -13,5 +13,6 @@ from minigan.ops.reduce import norm  # after `ops`: minigan.ops.norm is the norm
 from minigan.random import get_rng_state, manual_seed, set_rng_state
 from minigan.serialization import CheckpointError, load, save
 from minigan.tensor import Tensor
+from minigan.tracing import trace
 
 __version__ = "0.1.0"

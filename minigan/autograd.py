@@ -13,10 +13,11 @@ How it works, in four steps:
 import functools
 import heapq
 import itertools
+import operator
 
 import numpy
 
-from minigan import backend
+from minigan import backend, tracing
 from minigan.tensor import Tensor
 
 # --------------------------------------------------------------------------------------------
@@ -154,7 +155,9 @@ class Function:
             if type(array) is not first:  # cheap: only arrays of different types can be on different devices
                 backend.check_same_device(self.name, arrays)
         try:
-            output_data = backend.as_ndarray(self.forward(*arrays))
+            tape = tracing.active
+            output_data = backend.as_ndarray(
+                self.forward(*arrays) if tape is None else tape.call(self.name, self.forward, *arrays))
         except backend.HostDeviceError as error:  # the stand-in device caught a host/device mix-up
             raise backend.HostDeviceError(f"{self.name}: {error}") from error
         output = Tensor(output_data)
@@ -282,10 +285,10 @@ def _run_backward(outputs, seeds, retain_graph, create_graph, targets=None):
                 if entry is None:
                     leaf_grads[id(tensor)] = [tensor, gradient]
                 else:
-                    entry[1] = entry[1] + gradient
+                    entry[1] = tracing.traced("sum", "gradients of a leaf", operator.add, entry[1], gradient)
         elif needed is None or fn in needed:
             if fn in grads:
-                grads[fn] = grads[fn] + gradient
+                grads[fn] = tracing.traced("sum", f"gradients of {fn.name}", operator.add, grads[fn], gradient)
             else:
                 grads[fn] = gradient
                 heapq.heappush(heap, (-fn.generation, next(order), fn))
@@ -337,9 +340,9 @@ def _call_backward(fn, grad_output, create_graph):
     """fn.backward(grad_output); with create_graph, the ops it records note that they were made
     in fn's backward."""
     if not create_graph:
-        return fn.backward(grad_output)
+        return tracing.traced("backward", fn.name, fn.backward, grad_output)
     with _RecordingIn(f"{fn.name}.backward"):
-        return fn.backward(grad_output)
+        return tracing.traced("backward", fn.name, fn.backward, grad_output)
 
 
 def _captured_gradient(target, captured, leaf_grads):

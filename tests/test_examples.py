@@ -87,3 +87,21 @@ def test_example_trains_writes_its_files_and_resumes_exactly(name, mnist_fixture
     assert whole.keys() == continued.keys()
     for key in whole:
         numpy.testing.assert_array_equal(continued[key], whole[key], err_msg=key)
+
+
+@pytest.mark.parametrize("g_loss", ["non-saturating", "saturating"])
+def test_log_grads_prints_each_layers_gradient_norm_and_plots_them(g_loss, mnist_fixture, tmp_path, capsys):
+    summary = run_example("mnist_mlp", mnist_fixture, tmp_path, "--max-steps", "4", "--log-grads", "--g-loss", g_loss)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "grad norms |" in line]
+    assert len(lines) == 2  # steps 2 and 4
+    fields = dict(field.rsplit(" ", 1) for field in lines[-1].split(" | ")[1:])
+    layers = ["G.0 Linear", "G.2 Linear", "G.4 Linear", "D.0 Linear", "D.2 Linear", "D.4 Linear"]
+    assert sorted(fields) == sorted(layers)
+    assert all(float(norm) > 0 for norm in fields.values())
+    assert os.path.join(str(tmp_path), "gradients.png") in summary["files"]
+
+
+def test_the_saturating_loss_is_refused_where_d_gives_probabilities(mnist_fixture, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        run_example("mnist_mlp_bn", mnist_fixture, tmp_path, "--g-loss", "saturating")
+    assert "--g-loss saturating needs D's logits" in capsys.readouterr().err

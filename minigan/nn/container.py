@@ -7,7 +7,8 @@ from minigan.nn.module import Module
 
 class Sequential(Module):
     """Sequential(m0, m1, ...) or Sequential(OrderedDict(name=module, ...)): calls them in order;
-    a Linear followed by an activation layer runs as one fused layer (same values).
+    a Linear followed by an activation layer runs as one fused layer (same values), unless one
+    of the two has hooks, which must see each layer's own output.
 
     Indexable like a list (negative indices; a slice gives a Sequential that keeps the names),
     iterable, with len().
@@ -31,7 +32,7 @@ class Sequential(Module):
         while position < len(modules):
             module, following = modules[position], modules[position + 1:position + 2]
             activation = following and getattr(following[0], "fused_activation", None)
-            if activation and isinstance(module, Linear):
+            if activation and isinstance(module, Linear) and not (module.has_hooks() or following[0].has_hooks()):
                 # the activation runs inside the Linear's bias kernel: one launch instead of two
                 input = module(input, *activation)
                 position += 2

@@ -11,6 +11,8 @@ import collections
 from collections.abc import Mapping
 
 from minigan import backend
+from minigan.autograd import is_grad_enabled
+from minigan.nn.hooks import BackwardHookCall, RemovableHandle
 from minigan.nn.parameter import Parameter
 from minigan.tensor import Tensor
 
@@ -36,12 +38,40 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_forward_hooks", {})
+        object.__setattr__(self, "_backward_hooks", {})
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} has no forward(): define it in the subclass")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if not self.has_hooks():
+            return self.forward(*args, **kwargs)
+        backward_hooks = None
+        if self._backward_hooks and is_grad_enabled():
+            backward_hooks = BackwardHookCall(self, self._backward_hooks.values(), args)
+            args = backward_hooks.wrap_inputs()
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            replacement = hook(self, args, output)
+            if replacement is not None:
+                output = replacement
+        return output if backward_hooks is None else backward_hooks.wrap_output(output)
+
+    # -- hooks: see minigan/nn/hooks.py -----------------------------------------------------------
+    def register_forward_hook(self, hook):
+        """Call `hook(module, inputs, output)` after every forward; a returned value replaces the
+        output. Returns a handle whose .remove() takes the hook off."""
+        return RemovableHandle(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """Call `hook(module, grad_input, grad_output)` when the gradients with respect to the
+        module's inputs (None for an input that needs none) have been computed; a returned tuple
+        replaces grad_input. Returns a handle whose .remove() takes the hook off."""
+        return RemovableHandle(self._backward_hooks, hook)
+
+    def has_hooks(self):
+        return bool(self._forward_hooks or self._backward_hooks)
 
     # -- registration -----------------------------------------------------------------------
     def register_parameter(self, name, param):

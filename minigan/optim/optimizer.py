@@ -21,7 +21,7 @@ import operator
 
 import numpy  # host-side bookkeeping only (one number per parameter); array data goes through xp
 
-from minigan import backend
+from minigan import backend, tracing
 from minigan.autograd import enable_grad
 from minigan.backend import default_dtype, get_array_module
 from minigan.tensor import Tensor
@@ -133,7 +133,7 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group, flat in zip(self.param_groups, self._flat_groups):
-            self._step_group(group, flat)
+            tracing.traced("optimizer", f"{self.name}.step", self._step_group, group, flat)
         return loss
 
     def _step_group(self, group, flat):

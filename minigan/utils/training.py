@@ -45,6 +45,8 @@ def example_arguments(description, **defaults):
     parser.add_argument("--sample-every", type=int, default=None,
                         help="also write a sample grid every N steps (default: once per epoch)")
     parser.add_argument("--log-every", type=int, default=20, help="print a loss line every N steps")
+    parser.add_argument("--log-grads", action="store_true",
+                        help="every --log-every steps also print each layer's gradient norm; plot them in gradients.png")
     parser.add_argument("--keep-checkpoints", type=int, default=3, help="how many checkpoints to keep")
     parser.add_argument("--show", action="store_true", help="open the final figures in windows")
     return parser
@@ -92,6 +94,7 @@ class TrainingRun:
         os.makedirs(self.out, exist_ok=True)
         self.epoch, self.batch_index, self.step = 0, 0, 0
         self.history = {}
+        self.gradient_norms = {}  # "G.0 Linear" -> [(step, norm)], with --log-grads
         self.sample_paths = []
         self.started = time.perf_counter()
         self.steps_this_session = 0
@@ -147,6 +150,22 @@ class TrainingRun:
             self.progress.set_postfix({k: f"{v:.3f}" for k, v in latest.items()})
             fields = " | ".join(f"{k} {v:.4f}" for k, v in latest.items())
             self.progress.write(f"Epoch {self.epoch + 1}/{self.args.epochs} | Iter {self.batch_index + 1} | {fields}")
+            if getattr(self.args, "log_grads", False):
+                norms = self._record_gradient_norms()
+                self.progress.write("  grad norms | " + " | ".join(f"{k} {v:.2e}" for k, v in norms.items()))
+
+    def _record_gradient_norms(self):
+        """Each layer's gradient norm, ‖all its parameters' .grad‖₂, as the step left them (for a
+        model its step froze, those of its last update)."""
+        norms = {}
+        for model_name, model in self.models.items():
+            for layer_name, layer in model.named_modules():
+                grads = [p.grad for p in layer._parameters.values() if p is not None and p.grad is not None]
+                if grads:
+                    label = f"{model_name}.{layer_name} {type(layer).__name__}"
+                    norms[label] = sum(float((g * g).sum()) for g in grads) ** 0.5
+                    self.gradient_norms.setdefault(label, []).append((self.step + 1, norms[label]))
+        return norms
 
     # -- samples ------------------------------------------------------------------------------
     def set_sampler(self, sample_fn):
@@ -208,6 +227,8 @@ class TrainingRun:
         files = [self.save_checkpoint(), self.write_samples(f"step{self.step:07d}")]
         files.append(image_files.save_gif(self.sample_paths, os.path.join(self.out, "samples.gif")))
         files.append(self._plot_losses())
+        if self.gradient_norms:
+            files.append(self._plot_gradient_norms())
         seconds = time.perf_counter() - self.started
         summary = {
             "example": self.name, "epochs": self.args.epochs, "steps": self.step,
@@ -235,7 +256,25 @@ class TrainingRun:
         ax.set_xlabel("step")
         ax.set_ylabel("loss")
         ax.legend()
-        path = os.path.join(self.out, "losses.png")
+        return self._save_figure(figure, "losses.png")
+
+    def _plot_gradient_norms(self):
+        import matplotlib.pyplot as plt
+
+        figure, ax = plt.subplots(figsize=(7, 4))
+        for label, points in self.gradient_norms.items():
+            steps, norms = zip(*points)
+            ax.plot(steps, norms, label=label, linewidth=0.8, linestyle="-" if label.startswith("G") else "--")
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("gradient norm per layer")
+        ax.legend(fontsize=7)
+        return self._save_figure(figure, "gradients.png")
+
+    def _save_figure(self, figure, name):
+        import matplotlib.pyplot as plt
+
+        path = os.path.join(self.out, name)
         figure.savefig(path + ".tmp.png", dpi=90)
         os.replace(path + ".tmp.png", path)
         if self.args.show:
