@@ -14,6 +14,7 @@ import minigan.nn.functional as F
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
 import dcgan  # noqa: E402
 import mnist_mlp  # noqa: E402
+import slanted_faces  # noqa: E402
 import wgan_gp  # noqa: E402
 
 
@@ -209,3 +210,16 @@ def test_trace_and_hooks_work_on_each_example_step(name):
     assert forward_calls and backward_calls and all(len(shape) >= 2 for shape in forward_calls + backward_calls)
     if name == "wgan_gp":  # the penalty's double backward differentiates the critic's backward ops
         assert ("backward", "LeakyReLUGrad") in names
+
+
+def test_the_slanted_faces_tape_shows_each_sgd_update_of_the_toy():
+    """The toy has no Modules (so no module hooks); its tape has the three updates per face."""
+    with minigan.trace() as tape:
+        slanted_faces.train(epochs=1)
+    top = top_level(tape)
+    assert top.count(("optimizer", "SGD.step")) == 3 * len(slanted_faces.FACES)
+    assert ("forward", "Sigmoid") in top and ("backward", "Sigmoid") in top and ("backward", "Log") in top
+    # D's first op, image @ weights: a dot product of two 4-vectors, made of a Mul and a Sum
+    first, second = list(tape)[:2]
+    assert (first.name, first.input_shapes, first.output_shapes) == ("Mul", ((4,), (4,)), ((4,),))
+    assert (second.name, second.input_shapes, second.output_shapes) == ("Sum", ((4,),), ((),))

@@ -216,3 +216,40 @@ def test_draw_without_graphviz_says_how_to_install_it(tmp_path, monkeypatch):
 def test_draw_needs_an_svg_or_png_path(tmp_path):
     with pytest.raises(ValueError, match=r"draw: cannot tell the image format of .*graph\.pdf"):
         viz.draw(leaf([1.0]).exp(), tmp_path / "graph.pdf")
+
+
+def example_graph(name):
+    """A loss of the example `name` and the parameters to label, at tiny sizes."""
+    import dcgan
+    import mnist_mlp
+    import slanted_faces
+    minigan.manual_seed(0)
+    if name == "slanted_faces":
+        D = slanted_faces.Discriminator()
+        return -D(minigan.tensor(slanted_faces.FACES[0])).log(), {"D.weights": D.weights, "D.bias": D.bias}
+    if name == "mnist_mlp":
+        G, D = mnist_mlp.build_default()
+        loss = nn.functional.binary_cross_entropy_with_logits(D(G(minigan.rand(2, 96))), minigan.ones(2, 1))
+    else:
+        G, D = dcgan.Generator(8, 2, 1, 32), dcgan.Discriminator(2, 1, 32)
+        loss = nn.BCELoss()(D(G(minigan.randn(2, 8, 1, 1))), minigan.ones(2))
+    return loss, {**{f"G.{k}": v for k, v in G.named_parameters()}, **{f"D.{k}": v for k, v in D.named_parameters()}}
+
+
+# op name -> how many nodes of it the loss graph of each example has
+EXAMPLE_OPS = {
+    "slanted_faces": {"Mul": 1, "Sum": 1, "Add": 1, "Sigmoid": 1, "Log": 1, "Neg": 1},
+    "mnist_mlp": {"LinearMap": 6, "ReLU": 2, "Tanh": 1, "LeakyReLU": 2, "AddBias": 1,
+                  "BinaryCrossEntropyWithLogits": 1},
+    "dcgan": {"ConvTranspose2d": 4, "Conv2d": 4, "Tanh": 1, "Sigmoid": 1, "BinaryCrossEntropy": 1},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLE_OPS))
+def test_each_examples_loss_graph_has_its_ops_and_named_parameters(name):
+    loss, params = example_graph(name)
+    graph = Graph(viz.to_dot(loss, params=params))
+    for op, count in EXAMPLE_OPS[name].items():
+        assert graph.count(op) == count, op
+    for param_name in params:
+        assert graph.consumers(graph.one(param_name)), param_name  # every parameter feeds an op
