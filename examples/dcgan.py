@@ -137,6 +137,8 @@ def main(argv=None):
         return G(fixed_noise)
 
     run.set_sampler(samples)
+    if args.dataset == "mnist":
+        run.set_digit_scores(lambda n: G(minigan.randn(n, args.nz, 1, 1, device=device)), images)
     for _, _, indices in run.batches(len(images)):
         real = minigan.tensor(images[indices], device=device)
         run.log(train_step(G, D, criterion, optimizer_G, optimizer_D, real, args.nz))

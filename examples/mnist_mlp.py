@@ -136,6 +136,7 @@ def main(argv=None):
         return G(fixed_noise).reshape(-1, 1, 28, 28)
 
     run.set_sampler(samples)
+    run.set_digit_scores(lambda n: G(noise(args.arch, n, config["noise_dim"], device)), images)
     for _, _, indices in run.batches(len(images)):
         real = minigan.tensor(images[indices], device=device)
         if args.arch == "bn":

@@ -75,6 +75,8 @@ def test_example_trains_writes_its_files_and_resumes_exactly(name, mnist_fixture
     summary = run_example(name, mnist_fixture, tmp_path / "whole", "--max-steps", "7")
     assert summary["steps"] == 7
     assert all(numpy.isfinite(v) for v in summary["final_losses"].values())
+    assert numpy.isfinite(summary["digit_fid"]) and summary["digit_fid"] > 0  # 7 steps: far from real digits
+    assert 0 <= summary["classes_covered"] <= 10 and 0 <= summary["class_entropy_bits"] <= numpy.log2(10) + 1e-9
     for path in summary["files"]:
         assert os.path.getsize(path) > 0, path
     with open(tmp_path / "whole" / "summary.json") as stream:

@@ -1,11 +1,12 @@
-"""binary_cross_entropy, binary_cross_entropy_with_logits and mse_loss against torch (float64):
+"""binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy and mse_loss against torch (float64):
 values, first and second order, every reduction, weights, extreme inputs, and the errors."""
 import numpy
 import pytest
 from parity import assert_matches_torch, torch
 
 import minigan
-from minigan.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss
+from minigan.ops.activation import log_softmax, softmax
+from minigan.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
 
 F = torch.nn.functional
 rng = numpy.random.default_rng(1)  # not parity's seed 0: its cotangents must not equal our inputs
@@ -181,3 +182,36 @@ def test_weights_must_broadcast_to_the_input_shape():
     with pytest.raises(ValueError, match=r"binary_cross_entropy_with_logits: pos_weight of shape \(2, 4, 3\)"):
         binary_cross_entropy_with_logits(tensor(randn(4, 3)), tensor(probabilities(4, 3)),
                                          pos_weight=tensor(numpy.ones((2, 4, 3))))
+
+
+# --------------------------------------------------------------------------------------------
+# Cross-entropy over classes, and the softmaxes it is built from
+# --------------------------------------------------------------------------------------------
+CLASSES = numpy.array([0, 3, 1, 1, 2])
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_matches_torch(reduction):
+    assert_matches_torch(lambda x: cross_entropy(x, minigan.tensor(CLASSES), reduction=reduction), [4 * randn(5, 4)],
+                         torch_fn=lambda x: F.cross_entropy(x, torch.from_numpy(CLASSES), reduction=reduction))
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+@pytest.mark.parametrize("function", ["log_softmax", "softmax"])
+def test_softmaxes_match_torch_even_for_logits_that_would_overflow_exp(function, dim):
+    logits = randn(3, 4)
+    logits[0, 0] = 800.0  # e^800 overflows float64: only the max shift keeps this finite
+    ours = {"log_softmax": log_softmax, "softmax": softmax}[function]
+    assert_matches_torch(lambda x: ours(x, dim), [logits], torch_fn=lambda x: getattr(F, function)(x, dim))
+
+
+@pytest.mark.parametrize("target, error, message", [
+    (numpy.array([0, 1, 2]), ValueError, r"cross_entropy: expected logits of shape \(N, C\) and class indices of "
+                                         r"shape \(N,\), got shapes \(5, 4\) and \(3,\)"),
+    (numpy.array([0.0, 1, 2, 3, 0]), TypeError, "cross_entropy: target must hold integer class indices, got dtype"),
+    (numpy.array([0, 1, 2, 4, 0]), IndexError, r"cross_entropy: class indices must lie in \[0, 4\), got values "
+                                               "from 0 to 4"),
+], ids=["shape", "dtype", "range"])
+def test_cross_entropy_rejects_bad_targets_naming_the_cause(target, error, message):
+    with pytest.raises(error, match=message):
+        cross_entropy(minigan.randn(5, 4), minigan.tensor(target))

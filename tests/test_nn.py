@@ -195,7 +195,7 @@ def test_functional_names_match_torch_signatures():
     assert F.leaky_relu(x, 0.5, inplace=False).tolist() == [[-0.5, 2.0]]
     for name in ["linear", "conv2d", "conv_transpose2d", "batch_norm", "instance_norm", "layer_norm", "embedding",
                  "dropout", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "pad",
-                 "sigmoid", "tanh", "softplus", "logsigmoid"]:
+                 "sigmoid", "tanh", "softplus", "logsigmoid", "cross_entropy", "log_softmax", "softmax"]:
         assert callable(getattr(F, name)), name
 
 

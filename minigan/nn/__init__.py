@@ -10,7 +10,7 @@ from minigan.nn.dropout import Dropout
 from minigan.nn.embedding import Embedding
 from minigan.nn.flatten import Flatten, Unflatten
 from minigan.nn.linear import Linear
-from minigan.nn.loss import BCELoss, BCEWithLogitsLoss, MSELoss
+from minigan.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from minigan.nn.module import Module
 from minigan.nn.normalization import BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm
 from minigan.nn.parameter import Parameter

@@ -1,9 +1,9 @@
 """torch.nn.functional's names for minigan's ops: layers, activations, normalisation and losses."""
 from minigan.ops import activation
-from minigan.ops.activation import logsigmoid, sigmoid, softplus, tanh
+from minigan.ops.activation import log_softmax, logsigmoid, sigmoid, softmax, softplus, tanh
 from minigan.ops.conv import conv2d, conv_transpose2d
 from minigan.ops.layer import dropout, embedding, linear
-from minigan.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss
+from minigan.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
 from minigan.ops.norm import batch_norm, instance_norm, layer_norm
 from minigan.ops.shape import pad
 
@@ -18,5 +18,5 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 
 __all__ = ["batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "conv2d", "conv_transpose2d",
-           "dropout", "embedding", "instance_norm", "layer_norm", "leaky_relu", "linear", "logsigmoid", "mse_loss",
-           "pad", "relu", "sigmoid", "softplus", "tanh"]
+           "cross_entropy", "dropout", "embedding", "instance_norm", "layer_norm", "leaky_relu", "linear",
+           "log_softmax", "logsigmoid", "mse_loss", "pad", "relu", "sigmoid", "softmax", "softplus", "tanh"]

@@ -1,6 +1,6 @@
-"""Loss modules: BCELoss, BCEWithLogitsLoss and MSELoss, around the ops of minigan.ops.loss."""
+"""Loss modules: BCELoss, BCEWithLogitsLoss, CrossEntropyLoss and MSELoss, around minigan.ops.loss."""
 from minigan.nn.module import Module
-from minigan.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss
+from minigan.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
 
 
 def _reduction(size_average, reduce, reduction):
@@ -42,6 +42,13 @@ class BCEWithLogitsLoss(_Loss):
     def forward(self, input, target):
         return binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction,
                                                 pos_weight=self.pos_weight)
+
+
+class CrossEntropyLoss(_Loss):
+    """-log softmax(x)[target] for logits x (N, C) and integer class indices (N,)."""
+
+    def forward(self, input, target):
+        return cross_entropy(input, target, reduction=self.reduction)
 
 
 class MSELoss(_Loss):

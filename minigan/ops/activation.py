@@ -1,4 +1,5 @@
-"""Activations: relu, leaky_relu, sigmoid, tanh, softplus, logsigmoid, each beside its backward.
+"""Activations: relu, leaky_relu, sigmoid, tanh, softplus, logsigmoid, each beside its backward;
+log_softmax and softmax, composed from other ops.
 
 relu, leaky_relu, sigmoid and tanh are one `Activation` Function, which runs one CUDA kernel
 each way (minigan/cuda/kernels/activation.py; its plain-array twin on the CPU) and can add a
@@ -120,3 +121,15 @@ def softplus(x, beta=1.0, threshold=20.0):
 
 def logsigmoid(x):
     return LogSigmoid()(x)
+
+
+def log_softmax(x, dim=-1):
+    """x - log Σ exp(x) along `dim`. The max is subtracted first, so no exp overflows; it is a
+    constant of the graph, since log_softmax(x - c) = log_softmax(x) for any c."""
+    shifted = x - x.amax(dim, keepdim=True).detach()
+    return shifted - shifted.exp().sum(dim, keepdim=True).log()
+
+
+def softmax(x, dim=-1):
+    """exp(x) / Σ exp(x) along `dim`, computed as exp(log_softmax(x))."""
+    return log_softmax(x, dim).exp()

@@ -1,4 +1,5 @@
-"""Losses: binary cross-entropy on probabilities and on logits, and mean squared error, as torch.
+"""Losses: binary cross-entropy on probabilities and on logits, cross-entropy over classes and
+mean squared error, as torch.
 
 Each loss is computed per element, multiplied by the optional `weight`, then reduced ('mean',
 'sum' or 'none'). The two cross-entropies are Functions whose backward formulas are torch's own,
@@ -7,7 +8,7 @@ so first *and* second derivatives agree with torch to the last bits, including t
 from minigan.autograd import Function, is_grad_enabled
 from minigan.backend import get_array_module, is_device_array
 from minigan.cuda.kernels import bce, bce_with_logits
-from minigan.ops.activation import logsigmoid, sigmoid
+from minigan.ops.activation import log_softmax, logsigmoid, sigmoid
 from minigan.ops.broadcast import broadcast_to, sum_to
 from minigan.ops.math import clamp, log
 from minigan.tensor import Tensor
@@ -227,3 +228,25 @@ def mse_loss(input, target, reduction="mean"):
     _check_loss_arguments(op, input, target, reduction, None)
     difference = input - target
     return _weighted_and_reduced(difference * difference, None, reduction)
+
+
+def cross_entropy(input, target, reduction="mean"):
+    """torch.nn.functional.cross_entropy with class indices: -log softmax(input)[n, target[n]].
+
+    `input` holds logits of shape (N, C); `target` integer class indices of shape (N,), each in
+    [0, C) (checked on the host; on a GPU reading them back would stall the step).
+    """
+    op = "cross_entropy"
+    _check_reduction(op, reduction)
+    if input.ndim != 2 or target.shape != input.shape[:1]:
+        raise ValueError(f"{op}: expected logits of shape (N, C) and class indices of shape (N,), got "
+                         f"shapes {tuple(input.shape)} and {tuple(target.shape)}")
+    indices = target.data
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices, got dtype {indices.dtype}")
+    classes = input.shape[1]
+    if not is_device_array(indices) and indices.size and not (0 <= indices.min() and indices.max() < classes):
+        raise IndexError(f"{op}: class indices must lie in [0, {classes}), got values from {int(indices.min())} "
+                         f"to {int(indices.max())}")
+    rows = get_array_module(indices).arange(input.shape[0])
+    return _weighted_and_reduced(-log_softmax(input, 1)[rows, indices], None, reduction)

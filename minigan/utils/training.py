@@ -95,6 +95,7 @@ class TrainingRun:
         self.epoch, self.batch_index, self.step = 0, 0, 0
         self.history = {}
         self.gradient_norms = {}  # "G.0 Linear" -> [(step, norm)], with --log-grads
+        self.digit_check = None   # (sample, real digits) once set_digit_scores is called
         self.sample_paths = []
         self.started = time.perf_counter()
         self.steps_this_session = 0
@@ -172,6 +173,25 @@ class TrainingRun:
         """`sample_fn()` returns images (N, C, H, W) in [-1, 1] drawn from fixed noise."""
         self.sample_fn = sample_fn
 
+    def set_digit_scores(self, sample, real_images, count=1000):
+        """At the end, score `count` digits from `sample(n)` (n digits) against as many real ones
+        with minigan.metrics (digit FID, coverage), print the scores and add them to the summary."""
+        rows = np.random.default_rng(0).permutation(len(real_images))[:count]  # MNIST files may be sorted by class
+        self.digit_check = sample, real_images[rows]
+
+    def _digit_scores(self, batch_size=250):
+        from minigan import metrics
+
+        sample, real = self.digit_check
+        with minigan.no_grad():
+            generated = np.concatenate([minigan.backend.to_numpy(sample(min(batch_size, len(real) - start)).data)
+                                        for start in range(0, len(real), batch_size)])
+        scores = metrics.digit_scores(generated, real)
+        print(f"digit FID {scores['digit_fid']:.2f} over {len(real)} samples (lower is better; real against real "
+              f"digits gives about 2), {scores['classes_covered']} of 10 digits covered, class entropy "
+              f"{scores['class_entropy_bits']:.2f} bits of 3.32")
+        return scores
+
     def write_samples(self, label):
         images = self.sample_fn()
         path = os.path.join(self.out, f"samples_{label}.png")
@@ -229,12 +249,13 @@ class TrainingRun:
         files.append(self._plot_losses())
         if self.gradient_norms:
             files.append(self._plot_gradient_norms())
+        quality = self._digit_scores() if self.digit_check is not None else {}
         seconds = time.perf_counter() - self.started
         summary = {
             "example": self.name, "epochs": self.args.epochs, "steps": self.step,
             "seconds": round(seconds, 2), "steps_per_second": round(self.steps_this_session / max(seconds, 1e-9), 3),
             "final_losses": {k: float(v[-1]) for k, v in self.history.items() if v},
-            "backend": self.args.backend, "files": files, **(extra_summary or {}),
+            "backend": self.args.backend, "files": files, **quality, **(extra_summary or {}),
         }
         summary_path = os.path.join(self.out, "summary.json")
         with open(summary_path + ".tmp", "w") as stream:
