@@ -111,8 +111,8 @@ def main(argv=None):
                         help="G's loss (default and small archs): see docs/GANS.md; compare them with --log-grads")
     args = parser.parse_args(argv)
     config = ARCHS[args.arch]
-    args.batch_size = args.batch_size or config["batch_size"]
-    args.lr = args.lr or config["lr"]
+    args.batch_size = config["batch_size"] if args.batch_size is None else args.batch_size
+    args.lr = config["lr"] if args.lr is None else args.lr
     check_arguments(parser, args)
     if args.arch == "bn" and args.g_loss == "saturating":
         parser.error("--g-loss saturating needs D's logits: use --arch default or small")

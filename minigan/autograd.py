@@ -10,6 +10,7 @@ How it works, in four steps:
 4. With `create_graph=True` the engine runs those backward ops with recording on, so the
    gradient is itself a graph that can be differentiated again: double backward for free.
 """
+import contextlib
 import functools
 import heapq
 import itertools
@@ -17,7 +18,7 @@ import operator
 
 import numpy
 
-from minigan import backend, tracing
+from minigan import anomaly, backend, tracing
 from minigan.tensor import Tensor
 
 # --------------------------------------------------------------------------------------------
@@ -70,6 +71,9 @@ class _RecordingIn:
     def __exit__(self, *exc_info):
         global _recording_in
         _recording_in = self.outer
+
+
+_NOT_RECORDING = contextlib.nullcontext()
 
 
 class no_grad(_GradMode):
@@ -160,6 +164,9 @@ class Function:
                 self.forward(*arrays) if tape is None else tape.call(self.name, self.forward, *arrays))
         except backend.HostDeviceError as error:  # the stand-in device caught a host/device mix-up
             raise backend.HostDeviceError(f"{self.name}: {error}") from error
+        if anomaly.active:
+            self.created_at = anomaly.creation_site()
+            anomaly.check_forward(self, arrays, output_data)
         output = Tensor(output_data)
         if _grad_enabled and any(x.requires_grad for x in inputs):
             self.inputs = inputs
@@ -313,6 +320,8 @@ def _run_backward(outputs, seeds, retain_graph, create_graph, targets=None):
                 raise type(error)(f"in the backward of {fn.name}: {error}") from error
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
+            if anomaly.active:
+                anomaly.check_backward(fn, grad_output, input_grads)
             for x, gx in zip(fn.inputs, input_grads):
                 if gx is not None and x.requires_grad:
                     if gx.shape != x.shape:
@@ -337,11 +346,10 @@ def _run_backward(outputs, seeds, retain_graph, create_graph, targets=None):
 
 
 def _call_backward(fn, grad_output, create_graph):
-    """fn.backward(grad_output); with create_graph, the ops it records note that they were made
-    in fn's backward."""
-    if not create_graph:
-        return tracing.traced("backward", fn.name, fn.backward, grad_output)
-    with _RecordingIn(f"{fn.name}.backward"):
+    """fn.backward(grad_output), on the trace if one is recording; with create_graph, the ops it
+    records note that they were made in fn's backward; under detect_anomaly, a NaN made by one of
+    them is reported as fn's."""
+    with _RecordingIn(f"{fn.name}.backward") if create_graph else _NOT_RECORDING, anomaly.blaming(fn):
         return tracing.traced("backward", fn.name, fn.backward, grad_output)
 
 

@@ -108,3 +108,26 @@ def test_launches_prints_a_count_per_model_and_the_mlp_gan_step_stays_within_80_
         counts[model] = launches
     assert sorted(counts) == ["dcgan_32", "mnist_mlp_gan", "wgan_gp_32"]
     assert 0 < counts["mnist_mlp_gan"] <= 80  # issue 10's target: about half of torch eager's 155
+
+
+def test_quality_trains_both_libraries_per_seed_and_reports_digit_fid_against_torchs_spread(tmp_path):
+    from minigan.data import write_idx
+    rng = numpy.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (300, 28, 28), dtype=numpy.uint8))
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 300, dtype=numpy.uint8))
+    results = tmp_path / "RESULTS.md"
+    completed = subprocess.run([sys.executable, os.path.join(BENCHMARKS, "quality.py"), "--steps", "3", "--seeds", "2",
+                                "--samples", "40", "--threads", "1", "--data-dir", str(tmp_path),
+                                "--results", str(results)],
+                               capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert completed.returncode == 0, completed.stderr
+    rows = {row["library"]: row for row in table(completed.stdout, "library")}
+    assert sorted(rows) == ["minigan", "torch"]
+    for row in rows.values():
+        fids = [float(row["seed 0"]), float(row["seed 1"])]
+        assert all(math.isfinite(fid) and fid > 0 for fid in fids)
+        assert float(row["mean"]) == pytest.approx(sum(fids) / 2, abs=0.01)
+    # same weights, same batches: after 3 steps the two libraries' samples score alike
+    assert float(rows["minigan"]["mean"]) == pytest.approx(float(rows["torch"]["mean"]), rel=1e-3)
+    verdict = next(line for line in completed.stdout.splitlines() if line.startswith("Target:"))
+    assert verdict.endswith(("met.", "missed.")) and "`python benchmarks/quality.py" in results.read_text()

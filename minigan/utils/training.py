@@ -11,12 +11,18 @@ An example keeps its models and its training step in plain sight and hands the r
     run.finish()
 
 Checkpoints hold both networks, both optimizers, the random generators and the position in the
-data, so `--resume` continues a run exactly where it stopped.
+data, so `--resume` continues a run exactly where it stopped. They are written atomically at each
+epoch's end, every `--checkpoint-every` steps, on Ctrl-C and at the end; the newest
+`--keep-checkpoints` are kept, and a newest one that cannot be read is skipped for the one before.
 """
 import argparse
 import glob
 import json
 import os
+import shlex
+import signal
+import sys
+import threading
 import time
 
 import numpy as np
@@ -47,6 +53,8 @@ def example_arguments(description, **defaults):
     parser.add_argument("--log-every", type=int, default=20, help="print a loss line every N steps")
     parser.add_argument("--log-grads", action="store_true",
                         help="every --log-every steps also print each layer's gradient norm; plot them in gradients.png")
+    parser.add_argument("--checkpoint-every", type=int, default=None,
+                        help="also checkpoint every N steps (default: at each epoch's end and at the end)")
     parser.add_argument("--keep-checkpoints", type=int, default=3, help="how many checkpoints to keep")
     parser.add_argument("--show", action="store_true", help="open the final figures in windows")
     return parser
@@ -77,13 +85,36 @@ def check_arguments(parser, args):
                 "--keep-checkpoints": args.keep_checkpoints}
     if args.max_steps is not None:
         positive["--max-steps"] = args.max_steps
-    if args.sample_every is not None:
-        positive["--sample-every"] = args.sample_every
+    for flag, value in (("--sample-every", args.sample_every), ("--checkpoint-every", args.checkpoint_every)):
+        if value is not None:
+            positive[flag] = value
     for flag, value in positive.items():
         if value < 1:
             parser.error(f"{flag} must be at least 1, got {value}")
     if not args.lr > 0:
         parser.error(f"--lr must be positive, got {args.lr}")
+
+
+class _StopOnInterrupt:
+    """While training, the first Ctrl-C asks to stop after the current step (which then saves a
+    checkpoint); a second one stops at once, as Ctrl-C always does."""
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _on_interrupt(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nCtrl-C: stopping after this step with a checkpoint (press it again to stop at once)", flush=True)
 
 
 class TrainingRun:
@@ -92,6 +123,8 @@ class TrainingRun:
         self.models, self.optimizers = models, optimizers
         self.out = args.out or os.path.join("runs", name)
         os.makedirs(self.out, exist_ok=True)
+        for stale in glob.glob(os.path.join(self.out, ".checkpoint-*.part")):
+            os.remove(stale)  # left by a writer killed mid-write; the finished checkpoints are intact
         self.epoch, self.batch_index, self.step = 0, 0, 0
         self.history = {}
         self.gradient_norms = {}  # "G.0 Linear" -> [(step, norm)], with --log-grads
@@ -121,20 +154,40 @@ class TrainingRun:
             total = min(total, self.args.max_steps)
         self.progress = tqdm(total=total, initial=self.step, desc=self.name, unit="step",
                              dynamic_ncols=True, leave=True)
-        while self.step < total:
-            order = np.random.default_rng([self.args.seed, self.epoch]).permutation(count)
-            while self.batch_index < per_epoch and self.step < total:
-                start = self.batch_index * self.args.batch_size
-                yield self.epoch, self.batch_index, order[start:start + self.args.batch_size]
-                self.batch_index += 1
-                self.step += 1
-                self.steps_this_session += 1
-                if self.args.sample_every and self.step % self.args.sample_every == 0:
-                    self.write_samples(f"step{self.step:07d}")
-            if self.batch_index == per_epoch:
-                self.epoch, self.batch_index = self.epoch + 1, 0
-                self.end_epoch()
+        with _StopOnInterrupt() as interrupt:
+            while self.step < total:
+                order = np.random.default_rng([self.args.seed, self.epoch]).permutation(count)
+                while self.step < total:
+                    start = self.batch_index * self.args.batch_size
+                    yield self.epoch, self.batch_index, order[start:start + self.args.batch_size]
+                    self._after_step(per_epoch)
+                    if interrupt.requested:
+                        self._stop(interrupt)
+                    if self.batch_index == 0:  # a new epoch: a new order
+                        break
         self.progress.close()
+
+    def _after_step(self, per_epoch):
+        """Count the step; write the samples and checkpoints that are due."""
+        self.batch_index += 1
+        self.step += 1
+        self.steps_this_session += 1
+        if self.args.sample_every and self.step % self.args.sample_every == 0:
+            self.write_samples(f"step{self.step:07d}")
+        if self.batch_index == per_epoch:
+            self.epoch, self.batch_index = self.epoch + 1, 0
+            self.end_epoch()
+        elif self.args.checkpoint_every and self.step % self.args.checkpoint_every == 0:
+            self.save_checkpoint()
+
+    def _stop(self, interrupt):
+        """Ctrl-C: checkpoint the step just finished and exit, saying how to go on."""
+        path = self.save_checkpoint()
+        self.progress.close()
+        command = sys.argv if "--resume" in sys.argv else sys.argv + ["--resume"]
+        print(f"\ninterrupted after step {self.step}: saved {path}\nresume with: "
+              f"{shlex.join([os.path.basename(sys.executable)] + command)}")
+        raise SystemExit(130)
 
     # -- logging ------------------------------------------------------------------------------
     def log(self, losses):
