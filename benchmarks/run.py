@@ -282,7 +282,7 @@ def machine():
             f"Python {platform.python_version()}, numpy {numpy.__version__}, torch {torch.__version__}")
 
 
-def command_line(argv):
+def command_line(argv, script="benchmarks/run.py"):
     """The command that reproduces a report: `argv` less --note, --results and their values."""
     kept, skip_value = [], False
     for argument in argv:
@@ -292,12 +292,12 @@ def command_line(argv):
             skip_value = True
         elif not argument.startswith(("--note=", "--results=")):
             kept.append(argument)
-    return shlex.join(["python", "benchmarks/run.py"] + kept)
+    return shlex.join(["python", script] + kept)
 
 
-def record(path, lines, args):
+def record(path, lines, args, script="benchmarks/run.py"):
     """Append the report to the results file, under the date, the command, machine and threads."""
-    heading = [f"## {datetime.datetime.now():%Y-%m-%d %H:%M}: `{command_line(sys.argv[1:])}`",
+    heading = [f"## {datetime.datetime.now():%Y-%m-%d %H:%M}: `{command_line(sys.argv[1:], script)}`",
                "", f"Machine: {machine()}. Threads: {args.threads} for each library."]
     if args.note:
         heading.append(f"Note: {args.note}")
