@@ -218,7 +218,8 @@ def profile_model(name, args):
 _PHASES = {"forward": "forward ops (Function.__call__)",
            "backward": "backward ops (Function.backward, the ops inside each included)",
            "sum": "the engine's sums of gradients reaching one node from several consumers",
-           "optimizer": "optimizers (step)"}
+           "optimizer": "optimizers (step)",
+           "gc": "Python's garbage collector"}
 
 
 def profile_report(name, batch, tape, steps):
@@ -239,7 +240,7 @@ def profile_report(name, batch, tape, steps):
     lines += markdown_table(["where", "ms/step", "share of step"],
                             [[where, f"{part * 1e3:.2f}", share(part)] for where, part in summary])
     for phase, kind in (("forward", "forward op"), ("backward", "backward op"), ("sum", "engine sum"),
-                        ("optimizer", "optimizer")):
+                        ("optimizer", "optimizer"), ("gc", "garbage collection")):
         rows = [[op, f"{calls:g}", f"{seconds * 1e3:.2f}", share(seconds)]
                 for op, (calls, seconds) in by_phase[phase].items()]
         if rows:

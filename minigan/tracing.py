@@ -12,9 +12,12 @@ backward is written with run inside it: they are listed indented under it and co
 time, not again on their own. The engine and the optimizers report to the innermost active trace;
 with none active, an op pays one check of `tracing.active`.
 
+Python's garbage collector gets entries of its own ('gc' phase): a collection runs inside whichever
+op happened to make the object that triggered it, and would otherwise inflate that op's time.
 Times are wall-clock on the host. On a GPU the host only queues kernels, so they show where
 Python spends its time, not the GPU; use a GPU profiler for that.
 """
+import gc
 import time
 
 active = None  # the trace being recorded, or None
@@ -49,33 +52,52 @@ class trace:
     def __init__(self):
         self.entries = []
         self.seconds = 0.0
-        self._depth = 0
+        self._open = []  # the entries whose op is running, outermost first
         self._phase = "forward"
+        self._collection_started = None
 
     def __enter__(self):
         global active
         self._outer, active = active, self
+        gc.callbacks.append(self._on_collection)
         self._started = time.perf_counter()
         return self
 
     def __exit__(self, *exc_info):
         global active
         self.seconds = time.perf_counter() - self._started
+        gc.callbacks.remove(self._on_collection)
         active = self._outer
 
     def call(self, name, function, *args):
         """`function(*args)`, recorded as op `name` of the current phase, with its time and shapes."""
-        entry = Entry(self._phase, name, self._depth, _shapes(args))
+        entry = Entry(self._phase, name, len(self._open), _shapes(args))
         self.entries.append(entry)
-        self._depth += 1
+        self._open.append(entry)
         start = time.perf_counter()
         try:
             result = function(*args)
         finally:
-            entry.seconds = time.perf_counter() - start
-            self._depth -= 1
+            entry.seconds += time.perf_counter() - start
+            self._open.pop()
         entry.output_shapes = _shapes(result)
         return result
+
+    def _on_collection(self, phase, info):
+        """Python's garbage collector runs whenever enough objects were made, inside whichever op
+        made the last one: its time is an entry of its own, taken out of the ops it interrupted."""
+        if phase == "start":
+            self._collection_started = time.perf_counter()
+            return
+        if self._collection_started is None:
+            return
+        seconds = time.perf_counter() - self._collection_started
+        self._collection_started = None
+        collection = Entry("gc", f"generation {info['generation']} collection", 0, ())
+        collection.seconds = seconds
+        self.entries.append(collection)
+        for entry in self._open:
+            entry.seconds -= seconds
 
     def phase(self, phase):
         """A `with` block whose top-level ops belong to `phase` ('backward', 'optimizer')."""

@@ -1,5 +1,6 @@
 """The instruments for studying the engine: minigan.trace() and the Module hooks, on small known
 graphs (checked entry by entry, and against torch's hooks) and on a step of each example."""
+import gc
 import os
 import sys
 
@@ -10,6 +11,7 @@ from parity import assert_close, torch
 import minigan
 import minigan.nn as nn
 import minigan.nn.functional as F
+from minigan.autograd import Function
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
 import dcgan  # noqa: E402
@@ -223,3 +225,22 @@ def test_the_slanted_faces_tape_shows_each_sgd_update_of_the_toy():
     first, second = list(tape)[:2]
     assert (first.name, first.input_shapes, first.output_shapes) == ("Mul", ((4,), (4,)), ((4,),))
     assert (second.name, second.input_shapes, second.output_shapes) == ("Sum", ((4,),), ((),))
+
+
+class CollectsGarbage(Function):
+    def forward(self, x):
+        gc.collect()  # as if this op had made the object that tipped the collector over
+        return x * 2
+
+    def backward(self, grad_output):
+        return grad_output * 2
+
+
+def test_a_garbage_collection_gets_its_own_entry_and_is_not_counted_in_the_op_it_interrupted():
+    x = leaf([1.0, 2.0])
+    with minigan.trace() as tape:
+        CollectsGarbage()(x)
+    op = next(entry for entry in tape if entry.name == "CollectsGarbage")
+    collections = [entry for entry in tape if entry.phase == "gc"]
+    assert collections and collections[0].name == "generation 2 collection"
+    assert 0 <= op.seconds < collections[0].seconds  # a full collection takes far longer than x * 2
