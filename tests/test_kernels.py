@@ -661,3 +661,20 @@ def test_gpu_path_reads_strided_inputs_as_the_twin_does(emulated_gpu):
     x = _rng("strided").standard_normal((6, 8))[:, ::2].T  # neither C- nor F-contiguous
     bias = numpy.arange(6.0)
     _close(bias_activation.launch(x, bias, "relu"), bias_activation.twin(x, bias, "relu"), "float64")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("if_true, if_false", [("array", "array"), ("array", 0), (0, "array"), (1, "array")])
+def test_select_is_numpys_where_bit_for_bit(if_true, if_false, dtype):
+    from minigan.backend import select
+    rng = _rng("select", if_true, if_false, dtype)
+    values = rng.standard_normal((2, 7, 5)).astype(dtype)
+    values.flat[:6] = [numpy.nan, numpy.inf, -numpy.inf, -0.0, 0.0, 1e-40]
+    other = rng.standard_normal(values.shape).astype(dtype)
+    condition = rng.random(values.shape) < 0.5
+    a, b = (values if if_true == "array" else if_true), (other if if_false == "array" else if_false)
+    chosen = select(condition, a, b)
+    expected = numpy.where(condition, a, b).astype(dtype)
+    assert chosen.dtype == dtype and chosen.shape == values.shape
+    unsigned = f"u{numpy.dtype(dtype).itemsize}"
+    numpy.testing.assert_array_equal(chosen.view(unsigned), expected.view(unsigned))

@@ -6,7 +6,7 @@
 with act one of ACTIVATIONS. A chain of array calls would launch one kernel per step (add the
 bias, compare, select, ...); each of these reads its inputs once and writes once.
 """
-from minigan.backend import get_array_module
+from minigan.backend import get_array_module, select
 from minigan.cuda.kernels.core import Kernel, with_twin
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
@@ -98,10 +98,11 @@ def _activate_in_place(z, activation, negative_slope):
     if activation == "relu":
         xp.maximum(z, 0, out=z)
     elif activation == "leaky_relu":
-        xp.multiply(z, negative_slope, out=z, where=z < 0)  # z > 0 ? z : z · slope
+        # z > 0 ? z : z · slope is the larger of the two for a slope up to 1, else the smaller
+        (xp.maximum if negative_slope <= 1 else xp.minimum)(z, z * negative_slope, out=z)
     elif activation == "sigmoid":
         e = xp.exp(-xp.abs(z))  # e^-|z| never overflows
-        xp.divide(xp.where(z >= 0, 1, e), 1 + e, out=z)
+        xp.divide(select(z >= 0, 1, e), 1 + e, out=z)
     elif activation == "tanh":
         xp.tanh(z, out=z)
     return z
@@ -135,9 +136,9 @@ def _activation_grad_twin(grad_output, output, activation, negative_slope=0.01):
     _check_activation_grad(grad_output, output, activation)
     xp = get_array_module(grad_output)
     if activation == "relu":
-        return xp.where(output <= 0, 0, grad_output)
+        return select(output <= 0, 0, grad_output)
     if activation == "leaky_relu":
-        return xp.where(output > 0, grad_output, grad_output * negative_slope)
+        return select(output > 0, grad_output, grad_output * negative_slope)
     if activation == "sigmoid":
         return grad_output * (1 - output) * output
     if activation == "tanh":

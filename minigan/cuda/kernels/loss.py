@@ -11,7 +11,7 @@ element count when the loss is a mean, whose gradient torch divides by it last):
 These are torch's formulas, clamps included (binary_cross_entropy and its backward;
 binary_cross_entropy_with_logits and its backward), written as minigan/ops/loss.py writes them.
 """
-from minigan.backend import get_array_module
+from minigan.backend import get_array_module, select
 from minigan.cuda.kernels.core import Kernel, check_broadcasts_to, check_same_shape, periodic, with_twin
 
 # torch's EPSILON for BCE's gradient is the C float 1e-12; as a double that is this number.
@@ -87,7 +87,7 @@ def _bce_with_logits_twin(logits, target, pos_weight=None, grad_output=None, gra
     xp = get_array_module(logits)
     e = xp.exp(-xp.abs(logits))  # e^-|x|, shared by log σ(x) and σ(x)
     log_sigmoid = xp.minimum(logits, 0) - xp.log1p(e)
-    sigmoid = xp.where(logits >= 0, 1, e) / (1 + e)
+    sigmoid = select(logits >= 0, 1, e) / (1 + e)
     if pos_weight is None:
         loss = (1 - target) * logits - log_sigmoid
         grad = sigmoid - target
