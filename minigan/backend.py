@@ -81,13 +81,14 @@ def select(condition, if_true, if_false):
         return xp.where(condition, if_true, if_false)
     dtype = next(value.dtype for value in (if_true, if_false) if hasattr(value, "dtype"))
     ints = numpy.dtype(f"int{8 * dtype.itemsize}")
-    mask = condition.astype(ints)
+    mask = numpy.asarray(condition).astype(ints)  # asarray: a 0-d comparison gives a numpy scalar
     numpy.negative(mask, out=mask)  # -1, every bit set, where the condition holds
 
     def bits(value):
         return numpy.asarray(value, dtype).view(ints)  # an array's bits in place; a number's as 0-d
 
-    chosen = numpy.bitwise_and(bits(if_true), mask)
+    shape = numpy.broadcast_shapes(mask.shape, *(numpy.shape(v) for v in (if_true, if_false)))
+    chosen = numpy.bitwise_and(bits(if_true), mask, out=numpy.empty(shape, ints))
     if not (isinstance(if_false, int) and if_false == 0):  # for +0.0, all bits clear, that was all
         numpy.invert(mask, out=mask)
         chosen |= numpy.bitwise_and(bits(if_false), mask)

@@ -12,8 +12,9 @@ backward is written with run inside it: they are listed indented under it and co
 time, not again on their own. The engine and the optimizers report to the innermost active trace;
 with none active, an op pays one check of `tracing.active`.
 
-Python's garbage collector gets entries of its own ('gc' phase): a collection runs inside whichever
-op happened to make the object that triggered it, and would otherwise inflate that op's time.
+Python's garbage collections are listed apart, in `tape.collections` (and in the summary): a
+collection runs inside whichever op happened to make the object that triggered it, and would
+otherwise inflate that op's time.
 Times are wall-clock on the host. On a GPU the host only queues kernels, so they show where
 Python spends its time, not the GPU; use a GPU profiler for that.
 """
@@ -51,6 +52,7 @@ class trace:
 
     def __init__(self):
         self.entries = []
+        self.collections = []  # Python's garbage collections during the block, as entries of phase 'gc'
         self.seconds = 0.0
         self._open = []  # the entries whose op is running, outermost first
         self._phase = "forward"
@@ -95,7 +97,7 @@ class trace:
         self._collection_started = None
         collection = Entry("gc", f"generation {info['generation']} collection", 0, ())
         collection.seconds = seconds
-        self.entries.append(collection)
+        self.collections.append(collection)
         for entry in self._open:
             entry.seconds -= seconds
 
@@ -114,9 +116,10 @@ class trace:
         return "\n".join(repr(entry) for entry in self.entries)
 
     def totals(self):
-        """{(phase, op): [calls, seconds]} over the top-level entries, most time first."""
+        """{(phase, op): [calls, seconds]} over the top-level entries and the garbage collections,
+        most time first."""
         totals = {}
-        for entry in self.entries:
+        for entry in self.entries + self.collections:
             if entry.depth == 0:
                 calls_and_seconds = totals.setdefault((entry.phase, entry.name), [0, 0.0])
                 calls_and_seconds[0] += 1

@@ -3,6 +3,8 @@ dims and arguments, often invalid ones) and runs each in minigan and in torch. E
 and minigan's values and gradients match torch's, or torch refuses and minigan raises an error of
 its own whose message names the op. Never a numpy traceback from inside an op, never a silent
 wrong result."""
+import os
+
 import numpy
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,7 +13,7 @@ from parity import assert_close, torch
 
 import minigan
 
-FUZZ_EXAMPLES = 300
+FUZZ_EXAMPLES = int(os.environ.get("MINIGAN_FUZZ_EXAMPLES", 300))
 shapes = st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple)
 small_dims = st.integers(-4, 3)
 

@@ -79,6 +79,8 @@ MISUSES = [
            r"BatchNorm2d\(4, .*expected 4 channels \(num_features\) in dim 1 of the input, got shape \(2, 3, 5, 5\)"),
     Misuse("matmul of incompatible shapes", lambda _: minigan.randn(2, 3) @ minigan.randn(4, 5), ValueError,
            r"matmul: shapes \(2, 3\) and \(4, 5\) cannot be multiplied"),
+    Misuse("a dot product of vectors of different lengths", lambda _: minigan.randn(1) @ minigan.randn(2), ValueError,
+           r"matmul: the dot product of vectors needs equal lengths, got shapes \(1,\) and \(2,\)"),
     Misuse("elementwise op on shapes that do not broadcast", lambda _: minigan.randn(2, 3) + minigan.randn(4, 5),
            ValueError, r"Add: cannot broadcast shapes \(2, 3\) and \(4, 5\)"),
     Misuse("reshape to another size", lambda _: minigan.randn(2, 3).reshape(4, 2), ValueError,

@@ -323,6 +323,9 @@ def matmul(a, b):
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both arguments need at least one dimension, got shapes {a.shape} and {b.shape}")
     if a.ndim == 1 and b.ndim == 1:
+        if a.shape != b.shape:  # (a * b) would broadcast a length-1 vector instead of refusing
+            raise ValueError(f"matmul: the dot product of vectors needs equal lengths, got shapes {a.shape} and "
+                             f"{b.shape}")
         return (a * b).sum()
     if a.ndim == 1:
         return MatMul()(a.unsqueeze(0), b).squeeze(-2)
