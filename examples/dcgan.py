@@ -12,7 +12,8 @@ ngf = ndf = 32 is sized for a CPU.
 import minigan
 import minigan.nn as nn
 from minigan.data import load_cifar10, load_mnist, resize_images, scale_images
-from minigan.utils.training import TrainingRun, check_arguments, example_arguments, example_device, resolve_epochs
+from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_arguments, example_device,
+                                    resolve_epochs)
 
 
 def blocks_for(image_size):
@@ -125,6 +126,7 @@ def main(argv=None):
     G = Generator(args.nz, args.ngf, channels, args.image_size).to(device)
     D = Discriminator(args.ndf, channels, args.image_size).to(device)
     G.apply(weights_init), D.apply(weights_init)
+    G, D = data_parallel(args, G, D)
     criterion = nn.BCELoss()
     optimizer_D = minigan.optim.Adam(D.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
     optimizer_G = minigan.optim.Adam(G.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))

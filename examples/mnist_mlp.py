@@ -15,7 +15,8 @@ import minigan
 import minigan.nn as nn
 import minigan.nn.functional as F
 from minigan.data import load_mnist, scale_images
-from minigan.utils.training import TrainingRun, check_arguments, example_arguments, example_device, resolve_epochs
+from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_arguments, example_device,
+                                    resolve_epochs)
 
 ARCHS = {
     "default": dict(noise_dim=96, batch_size=128, lr=5e-4, betas=(0.5, 0.999), epochs=5),
@@ -123,6 +124,7 @@ def main(argv=None):
     resolve_epochs(args, len(images), config["epochs"])
     G, D = {"default": build_default, "bn": build_bn, "small": build_small}[args.arch]()
     G.to(device), D.to(device)
+    G, D = data_parallel(args, G, D)
     optimizer_G = minigan.optim.Adam(G.parameters(), lr=args.lr, betas=config["betas"])
     optimizer_D = minigan.optim.Adam(D.parameters(), lr=args.lr, betas=config["betas"])
     noise_fn = lambda: noise(args.arch, args.batch_size, config["noise_dim"], device)  # noqa: E731

@@ -15,7 +15,7 @@ uses Adam(1e-4, betas (0, 0.9)): `--lr 1e-4 --beta1 0 --beta2 0.9`.
 import minigan
 import minigan.nn as nn
 from dcgan import Discriminator, Generator, gan_arguments, load_images, weights_init
-from minigan.utils.training import TrainingRun, check_arguments, example_device, resolve_epochs
+from minigan.utils.training import TrainingRun, check_arguments, data_parallel, example_device, resolve_epochs
 
 
 def gradient_penalty(critic, real, fake):
@@ -67,6 +67,7 @@ def main(argv=None):
     critic = Discriminator(args.ndf, channels, args.image_size,
                            norm=lambda width: nn.InstanceNorm2d(width, affine=True), sigmoid=False).to(device)
     G.apply(weights_init), critic.apply(weights_init)
+    G, critic = data_parallel(args, G, critic)
     optimizer_C = minigan.optim.Adam(critic.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
     optimizer_G = minigan.optim.Adam(G.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
     fixed_noise = minigan.randn(64, args.nz, 1, 1, device=device)

@@ -389,12 +389,24 @@ def _store_leaf_grad(leaf, gradient, create_graph, handed_out):
         leaf.grad.data += gradient.data  # nothing records this, so accumulate in place
 
 
+_after_backward = []  # callbacks queued with queue_callback, run when a backward() has stored .grad
+
+
+def queue_callback(callback):
+    """Run `callback()` once, after the current (or the next) `backward()` has written every
+    `.grad`, as torch's `queue_callback`: DistributedDataParallel averages gradients this way."""
+    if callback not in _after_backward:
+        _after_backward.append(callback)
+
+
 def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
     """Sum d tensor / d leaf into `.grad` of every leaf that requires grad (see Tensor.backward)."""
     if retain_graph is None:
         retain_graph = create_graph
     seeds = _seed_gradients([tensor], [gradient])
     _run_backward([tensor], seeds, retain_graph, create_graph)
+    while _after_backward:
+        _after_backward.pop(0)()
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

@@ -76,7 +76,7 @@ def coverage(classes):
     """(how many digits are covered, entropy in bits of the predicted-class histogram)."""
     shares = numpy.bincount(classes, minlength=10) / len(classes)
     present = shares[shares > 0]
-    return int((shares >= COVERED).sum()), float(-(present * numpy.log2(present)).sum())
+    return int((shares >= COVERED).sum()), float(-(present * numpy.log2(present)).sum()) + 0.0  # + 0.0: never -0.0
 
 
 def digit_scores(generated, real):

@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 import minigan
+from minigan import distributed
 from minigan.utils import images as image_files
 
 CHECKPOINT_PATTERN = "checkpoint-{step:08d}.npz"
@@ -53,6 +54,9 @@ def example_arguments(description, **defaults):
     parser.add_argument("--log-every", type=int, default=20, help="print a loss line every N steps")
     parser.add_argument("--log-grads", action="store_true",
                         help="every --log-every steps also print each layer's gradient norm; plot them in gradients.png")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over MPI, under mpiexec -n N: --batch-size is each process's part "
+                             'of the batch (needs the MPI extra: pip install -e ".[mpi]")')
     parser.add_argument("--checkpoint-every", type=int, default=None,
                         help="also checkpoint every N steps (default: at each epoch's end and at the end)")
     parser.add_argument("--keep-checkpoints", type=int, default=3, help="how many checkpoints to keep")
@@ -64,7 +68,7 @@ def resolve_epochs(args, count, source_epochs, source_size=60000):
     """Without --epochs, train for as many steps as the source's run on full MNIST took."""
     if args.epochs is None:
         args.epochs = max(1, round(source_epochs * source_size / count))
-        if count < source_size:
+        if count < source_size and distributed.is_main():
             print(f"{count} training images: {args.epochs} epochs match the source's {source_epochs} "
                   f"epochs of {source_size}")
     return args.epochs
@@ -73,10 +77,26 @@ def resolve_epochs(args, count, source_epochs, source_size=60000):
 def example_device(args):
     """The device `--backend` asks for, 'cpu' (numpy) or 'cuda' (cupy), checked before any data
     is loaded: without CuPy or a usable GPU, `--backend cupy` stops at once with
-    minigan.backend.DeviceUnavailableError saying what is missing."""
+    minigan.backend.DeviceUnavailableError saying what is missing.
+
+    With --distributed, this joins the MPI world first and seeds this rank's generator with
+    (seed, rank), so that each rank draws its own noise."""
     device = "cuda" if args.backend == "cupy" else "cpu"
+    if args.distributed:
+        rank, _ = distributed.init()
+        minigan.manual_seed(int(np.random.SeedSequence([args.seed, rank]).generate_state(1)[0]))
+        if device == "cuda":
+            minigan.backend.module_for(device).cuda.Device(distributed.local_rank()).use()  # a GPU per rank
     minigan.backend.module_for(device)
     return device
+
+
+def data_parallel(args, *models):
+    """The models, each wrapped in DistributedDataParallel with --distributed (rank 0's weights
+    everywhere, gradients averaged after each backward), else as they are."""
+    if not args.distributed:
+        return models
+    return tuple(distributed.DistributedDataParallel(model) for model in models)
 
 
 def check_arguments(parser, args):
@@ -120,11 +140,17 @@ class _StopOnInterrupt:
 class TrainingRun:
     def __init__(self, name, args, models, optimizers):
         self.name, self.args = name, args
-        self.models, self.optimizers = models, optimizers
+        # checkpoints hold the models themselves, so that any number of ranks can resume them
+        self.models = {key: model.module if isinstance(model, distributed.DistributedDataParallel) else model
+                       for key, model in models.items()}
+        self.optimizers = optimizers
+        self.main = distributed.is_main()  # only rank 0 prints and writes files
         self.out = args.out or os.path.join("runs", name)
-        os.makedirs(self.out, exist_ok=True)
-        for stale in glob.glob(os.path.join(self.out, ".checkpoint-*.part")):
-            os.remove(stale)  # left by a writer killed mid-write; the finished checkpoints are intact
+        if self.main:
+            os.makedirs(self.out, exist_ok=True)
+            for stale in glob.glob(os.path.join(self.out, ".checkpoint-*.part")):
+                os.remove(stale)  # left by a writer killed mid-write; the finished checkpoints are intact
+        distributed.barrier()
         self.epoch, self.batch_index, self.step = 0, 0, 0
         self.history = {}
         self.gradient_norms = {}  # "G.0 Linear" -> [(step, norm)], with --log-grads
@@ -145,24 +171,25 @@ class TrainingRun:
         """
         from tqdm import tqdm
 
-        per_epoch = count // self.args.batch_size
+        global_batch = self.args.batch_size * distributed.world_size()  # each rank takes its part
+        per_epoch = count // global_batch
         if per_epoch == 0:
-            raise ValueError(f"{self.name}: --batch-size {self.args.batch_size} is larger than the "
-                             f"{count} training images")
+            raise ValueError(f"{self.name}: --batch-size {self.args.batch_size} on {distributed.world_size()} "
+                             f"process(es) is larger than the {count} training images")
         total = self.args.epochs * per_epoch
         if self.args.max_steps is not None:
             total = min(total, self.args.max_steps)
         self.progress = tqdm(total=total, initial=self.step, desc=self.name, unit="step",
-                             dynamic_ncols=True, leave=True)
+                             dynamic_ncols=True, leave=True, disable=not self.main)
         with _StopOnInterrupt() as interrupt:
             while self.step < total:
                 order = np.random.default_rng([self.args.seed, self.epoch]).permutation(count)
                 while self.step < total:
-                    start = self.batch_index * self.args.batch_size
-                    yield self.epoch, self.batch_index, order[start:start + self.args.batch_size]
+                    start = self.batch_index * global_batch
+                    yield self.epoch, self.batch_index, distributed.shard(order[start:start + global_batch])
                     self._after_step(per_epoch)
-                    if interrupt.requested:
-                        self._stop(interrupt)
+                    if distributed.any_rank(interrupt.requested):
+                        self._stop()
                     if self.batch_index == 0:  # a new epoch: a new order
                         break
         self.progress.close()
@@ -180,13 +207,14 @@ class TrainingRun:
         elif self.args.checkpoint_every and self.step % self.args.checkpoint_every == 0:
             self.save_checkpoint()
 
-    def _stop(self, interrupt):
-        """Ctrl-C: checkpoint the step just finished and exit, saying how to go on."""
+    def _stop(self):
+        """Ctrl-C (on any rank): checkpoint the step just finished and exit, saying how to go on."""
         path = self.save_checkpoint()
         self.progress.close()
-        command = sys.argv if "--resume" in sys.argv else sys.argv + ["--resume"]
-        print(f"\ninterrupted after step {self.step}: saved {path}\nresume with: "
-              f"{shlex.join([os.path.basename(sys.executable)] + command)}")
+        if self.main:
+            command = sys.argv if "--resume" in sys.argv else sys.argv + ["--resume"]
+            print(f"\ninterrupted after step {self.step}: saved {path}\nresume with: "
+                  f"{shlex.join([os.path.basename(sys.executable)] + command)}")
         raise SystemExit(130)
 
     # -- logging ------------------------------------------------------------------------------
@@ -199,7 +227,7 @@ class TrainingRun:
             # detached: a loss tensor would otherwise keep its whole graph alive
             self.history.setdefault(key, []).append(value.detach() if hasattr(value, "detach") else value)
         self.progress.update(1)
-        if (self.step + 1) % self.args.log_every == 0:
+        if self.main and (self.step + 1) % self.args.log_every == 0:
             latest = {key: float(values[-1]) for key, values in self.history.items()}
             self.progress.set_postfix({k: f"{v:.3f}" for k, v in latest.items()})
             fields = " | ".join(f"{k} {v:.4f}" for k, v in latest.items())
@@ -246,6 +274,8 @@ class TrainingRun:
         return scores
 
     def write_samples(self, label):
+        if not self.main:
+            return None
         images = self.sample_fn()
         path = os.path.join(self.out, f"samples_{label}.png")
         image_files.save_grid(images.numpy() if hasattr(images, "numpy") else images, path)
@@ -258,17 +288,21 @@ class TrainingRun:
 
     # -- checkpoints --------------------------------------------------------------------------
     def save_checkpoint(self):
-        state = {
-            "example": self.name, "epoch": self.epoch, "batch_index": self.batch_index, "step": self.step,
-            "models": {k: m.state_dict() for k, m in self.models.items()},
-            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
-            "rng": minigan.get_rng_state(),
-            "history": {k: np.array([float(v) for v in values]) for k, values in self.history.items()},
-        }
+        """Rank 0 writes the checkpoint (atomically) with every rank's random generator; returns its path."""
+        rng_states = distributed.gather_object(minigan.get_rng_state())
         path = os.path.join(self.out, CHECKPOINT_PATTERN.format(step=self.step))
-        minigan.save(state, path)
-        for old in sorted(glob.glob(os.path.join(self.out, "checkpoint-*.npz")))[:-self.args.keep_checkpoints]:
-            os.remove(old)
+        if self.main:
+            state = {
+                "example": self.name, "epoch": self.epoch, "batch_index": self.batch_index, "step": self.step,
+                "models": {k: m.state_dict() for k, m in self.models.items()},
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "rng": rng_states[0], "rng_by_rank": rng_states,
+                "history": {k: np.array([float(v) for v in values]) for k, values in self.history.items()},
+            }
+            minigan.save(state, path)
+            for old in sorted(glob.glob(os.path.join(self.out, "checkpoint-*.npz")))[:-self.args.keep_checkpoints]:
+                os.remove(old)
+        distributed.barrier()  # the checkpoint exists for every rank once save_checkpoint returns
         return path
 
     def _resume(self):
@@ -289,15 +323,27 @@ class TrainingRun:
             model.load_state_dict(state["models"][key])
         for key, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][key])
-        minigan.set_rng_state(state["rng"])
+        by_rank = state.get("rng_by_rank", [state["rng"]])
+        if len(by_rank) == distributed.world_size():
+            minigan.set_rng_state(by_rank[distributed.rank()])
+        else:  # another number of ranks: a fresh (seed, rank, step) stream for each
+            minigan.manual_seed(int(np.random.SeedSequence(
+                [self.args.seed, distributed.rank(), state["step"]]).generate_state(1)[0]))
+        for model in self.models.values():
+            distributed.broadcast_parameters(model)  # identical everywhere, whatever each rank read
         self.epoch, self.batch_index, self.step = state["epoch"], state["batch_index"], state["step"]
         self.history = {k: list(v) for k, v in state["history"].items()}
-        print(f"resumed from {path} at epoch {self.epoch + 1}, step {self.step}")
+        if self.main:
+            print(f"resumed from {path} at epoch {self.epoch + 1}, step {self.step}")
 
     # -- the end --------------------------------------------------------------------------------
     def finish(self, extra_summary=None):
-        """Checkpoint, the last sample grid, the GIF, the loss curves and the summary JSON."""
-        files = [self.save_checkpoint(), self.write_samples(f"step{self.step:07d}")]
+        """Checkpoint, the last sample grid, the GIF, the loss curves and the summary JSON (rank 0;
+        the other ranks return None)."""
+        checkpoint = self.save_checkpoint()
+        if not self.main:
+            return None
+        files = [checkpoint, self.write_samples(f"step{self.step:07d}")]
         files.append(image_files.save_gif(self.sample_paths, os.path.join(self.out, "samples.gif")))
         files.append(self._plot_losses())
         if self.gradient_norms:
@@ -308,7 +354,10 @@ class TrainingRun:
             "example": self.name, "epochs": self.args.epochs, "steps": self.step,
             "seconds": round(seconds, 2), "steps_per_second": round(self.steps_this_session / max(seconds, 1e-9), 3),
             "final_losses": {k: float(v[-1]) for k, v in self.history.items() if v},
-            "backend": self.args.backend, "files": files, **quality, **(extra_summary or {}),
+            "backend": self.args.backend, "world_size": distributed.world_size(),
+            "images_per_second": round(self.steps_this_session * self.args.batch_size * distributed.world_size()
+                                       / max(seconds, 1e-9), 1),
+            "files": files, **quality, **(extra_summary or {}),
         }
         summary_path = os.path.join(self.out, "summary.json")
         with open(summary_path + ".tmp", "w") as stream:
