@@ -75,10 +75,13 @@ def synchronizer(lib, device):
     return cupy.cuda.get_current_stream().synchronize
 
 
-def step_functions(name, args, libraries=("minigan", "torch")):
+def step_functions(name, args, libraries=("minigan", "torch"), prepare=None):
     """For each library, a function running one training step of the model `name` per call,
-    cycling over the same few input batches."""
+    cycling over the same few input batches; `prepare(seed)`, if given, adapts each library's
+    models and optimizers first (benchmarks/distributed.py wraps them for data parallelism)."""
     pair = make_pair(name, args.device, libraries)
+    if prepare is not None:
+        pair = {library: prepare(seed) for library, seed in pair.items()}
     rng = numpy.random.default_rng(0)
     input_sets = [draw_inputs(SPECS[name], rng, args.batch) for _ in range(INPUT_SETS)]
 

@@ -131,3 +131,21 @@ def test_quality_trains_both_libraries_per_seed_and_reports_digit_fid_against_to
     assert float(rows["minigan"]["mean"]) == pytest.approx(float(rows["torch"]["mean"]), rel=1e-3)
     verdict = next(line for line in completed.stdout.splitlines() if line.startswith("Target:"))
     assert verdict.endswith(("met.", "missed.")) and "`python benchmarks/quality.py" in results.read_text()
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(os.path.dirname(sys.executable), "mpiexec")),
+                    reason='needs the MPI extra: pip install -e ".[mpi]"')
+def test_distributed_benchmark_prints_allreduce_times_and_the_two_rank_throughput_ratio(tmp_path):
+    results = tmp_path / "RESULTS.md"
+    completed = subprocess.run([sys.executable, os.path.join(BENCHMARKS, "distributed.py"), "--steps", "1",
+                                "--models", "mlp", "--results", str(results)],
+                               capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    sizes = table(completed.stdout, "floats")
+    assert [row["floats"] for row in sizes] == ["1,000", "10,000", "100,000", "1,000,000", "10,000,000"]
+    assert all(float(row["ms"]) > 0 for row in sizes)
+    (row,) = table(completed.stdout, "model")
+    ratio = float(row["ratio"])
+    assert ratio == pytest.approx(float(row["2 ranks × 1 thread"]) / float(row["1 process × 2 threads"]), rel=0.01)
+    assert row["target"] == f"≥ 0.9×: {'met' if ratio >= 0.9 else 'missed'}"
+    assert "`python benchmarks/distributed.py" in results.read_text()
