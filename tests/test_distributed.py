@@ -124,3 +124,17 @@ def test_an_error_on_one_rank_stops_every_rank_and_says_which(tmp_path):
     completed = mpiexec(2, str(script), timeout=60)
     assert time.monotonic() - started < 30 and completed.returncode != 0
     assert "rank 1 of 2 failed (ValueError: a bad batch); stopping every rank" in completed.stderr
+
+
+@needs_mpi
+def test_ctrl_c_stops_every_rank_after_one_checkpoint_and_says_how_to_resume(digits, tmp_path):
+    process = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, *example(digits, tmp_path, "--epochs", "200")],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENVIRONMENT)
+    process.stdout.readline()  # the ranks are up
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)  # mpiexec passes it to every rank
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    step = int(output.split("interrupted after step ")[1].split(":")[0])
+    assert output.count("interrupted after step") == 1 and "resume with: mpiexec -n 2 " in output
+    assert minigan.load(str(tmp_path / f"checkpoint-{step:08d}.npz"))["step"] == step

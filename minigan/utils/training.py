@@ -213,8 +213,9 @@ class TrainingRun:
         self.progress.close()
         if self.main:
             command = sys.argv if "--resume" in sys.argv else sys.argv + ["--resume"]
+            launcher = ["mpiexec", "-n", str(distributed.world_size())] if distributed.world_size() > 1 else []
             print(f"\ninterrupted after step {self.step}: saved {path}\nresume with: "
-                  f"{shlex.join([os.path.basename(sys.executable)] + command)}")
+                  f"{shlex.join(launcher + [os.path.basename(sys.executable)] + command)}")
         raise SystemExit(130)
 
     # -- logging ------------------------------------------------------------------------------
