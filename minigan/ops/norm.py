@@ -9,11 +9,19 @@ axes the statistics are taken over and how the statistics and the affine paramet
 
 The core is composed from differentiable ops (mean, subtraction, rsqrt, multiplication), so the
 backward of every piece is again made of ops and the second derivative needed by a gradient
-penalty is exact. The statistics are the biased ones (divide by n), as torch normalises with.
+penalty is exact. batch_norm and instance_norm with the batch's own statistics run as one
+Function instead, `BatchStatisticsNorm`: two kernels forward, a few array passes backward, and
+the composition again wherever a backward must itself be differentiable. The statistics are the
+biased ones (divide by n), as torch normalises with.
 Running statistics (batch_norm, instance_norm) are updated in place on their `.data`, outside the
 graph, with the *unbiased* batch variance (divide by n - 1), as torch does.
 """
+from minigan.autograd import Function, grad, is_grad_enabled
+from minigan.backend import get_array_module
+from minigan.cuda.kernels import norm_statistics, normalize
 from minigan.ops.math import rsqrt
+from minigan.ops.shape import clone
+from minigan.tensor import Tensor
 
 
 # --------------------------------------------------------------------------------------------
@@ -33,6 +41,61 @@ def _normalize(input, reduced_axes, eps, statistics=None):
         mean, variance = statistics
         centered = input - mean
     return centered * rsqrt(variance + eps), (mean, variance)
+
+
+class BatchStatisticsNorm(Function):
+    """(x - mean) / sqrt(var + eps) · weight + bias, mean and var those of x over N and the spatial
+    axes per channel (batch_norm) or over the spatial axes per sample and channel (per_sample:
+    instance_norm). Inputs (x), (x, weight) or (x, weight, bias), weight and bias of shape (C,).
+
+    Forward: the statistics kernel and the normalisation kernel (minigan/cuda/kernels/norm.py).
+    Backward, when nothing records it: the textbook formula from the saved statistics,
+        dx = rstd · (g·w - mean(g·w) - x̂ · mean(g·w · x̂)),  dw = Σ g · x̂,  db = Σ g.
+    When it is recorded (create_graph: a gradient penalty through the norm), the saved statistics
+    would be constants to the next derivative, so the backward differentiates the composition of
+    `_normalize` and `_affine` instead, rebuilt on the inputs.
+    """
+
+    def __init__(self, per_sample, eps):
+        self.per_sample, self.eps = per_sample, eps
+
+    def forward(self, x, weight=None, bias=None):
+        self.mean, self.variance = norm_statistics(x, self.per_sample)
+        return normalize(x, self.mean, self.variance, weight, bias, self.eps)
+
+    def reduced_axes(self, ndim):
+        return tuple(range(2, ndim)) if self.per_sample else (0,) + tuple(range(2, ndim))
+
+    def backward(self, grad_output):
+        if is_grad_enabled():
+            return self.differentiable_backward(grad_output)
+        x, weight = self.inputs[0].data, self.inputs[1].data if len(self.inputs) > 1 else None
+        g, xp = grad_output.data, get_array_module(grad_output.data)
+        axes, channel_shape = self.reduced_axes(x.ndim), (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        parameter_axes = (0,) + tuple(range(2, x.ndim))
+        rstd = 1 / xp.sqrt(self.variance + self.eps)
+        normalized = (x - self.mean) * rstd
+        scaled = g if weight is None else g * weight.reshape(channel_shape)
+        grad_x = rstd * (scaled - scaled.mean(axis=axes, keepdims=True)
+                         - normalized * (scaled * normalized).mean(axis=axes, keepdims=True))
+        grads = [Tensor(grad_x)]
+        if len(self.inputs) > 1:
+            grads.append(Tensor((g * normalized).sum(axis=parameter_axes)) if self.needs_input_grad[1] else None)
+        if len(self.inputs) > 2:
+            grads.append(Tensor(g.sum(axis=parameter_axes)) if self.needs_input_grad[2] else None)
+        return tuple(grads)
+
+    def differentiable_backward(self, grad_output):
+        # stand-ins joined to the inputs by a copy, so that the gradients come back as expressions
+        # of the inputs' graphs without this grad() walking down those graphs
+        inputs = [clone(tensor) for tensor in self.inputs]
+        x, weight, bias = inputs + [None] * (3 - len(inputs))
+        normalized, _ = _normalize(x, self.reduced_axes(x.ndim), self.eps)
+        channel_shape = (x.shape[1],) + (1,) * (x.ndim - 2)
+        output = _affine(normalized, weight, bias, channel_shape)
+        wanted = [tensor for tensor, needed in zip(inputs, self.needs_input_grad) if needed]
+        grads = iter(grad(output, wanted, grad_output, create_graph=True, allow_unused=True))
+        return tuple(next(grads) if needed else None for needed in self.needs_input_grad)
 
 
 def _affine(normalized, weight, bias, shape):
@@ -111,15 +174,19 @@ def _per_channel_norm(op, input, reduced_axes, running_mean, running_var, weight
     channel_shape = (1, input.shape[1]) + (1,) * (input.ndim - 2)
     if use_batch_stats:
         _check_several_values(op, input, reduced_axes, one_value)
-        normalized, (mean, variance) = _normalize(input, reduced_axes, eps)
+        function = BatchStatisticsNorm(per_sample=0 not in reduced_axes, eps=eps)
+        if weight is None and bias is not None:  # the Function takes a bias only after a weight
+            output = _affine(function(input), None, bias, channel_shape)
+        else:
+            output = function(input, *[tensor for tensor in (weight, bias) if tensor is not None])
         if running_mean is not None:
-            _update_running_stats(op, running_mean, running_var, mean.data, variance.data,
+            _update_running_stats(op, running_mean, running_var, function.mean, function.variance,
                                   _count(input.shape, reduced_axes), momentum)
-    elif running_mean is None:
+        return output
+    if running_mean is None:
         raise ValueError(f"{op}: normalising with running statistics needs running_mean and running_var")
-    else:
-        running = (running_mean.reshape(channel_shape), running_var.reshape(channel_shape))
-        normalized, _ = _normalize(input, reduced_axes, eps, statistics=running)
+    running = (running_mean.reshape(channel_shape), running_var.reshape(channel_shape))
+    normalized, _ = _normalize(input, reduced_axes, eps, statistics=running)
     return _affine(normalized, weight, bias, channel_shape)
 
 
