@@ -115,12 +115,6 @@ def local_rank():
 # --------------------------------------------------------------------------------------------
 # Moving arrays between the ranks
 # --------------------------------------------------------------------------------------------
-def _allreduce_mean(flat):
-    """Average a host float array over the ranks, in place."""
-    _world().Allreduce(_mpi().IN_PLACE, flat, op=_mpi().SUM)
-    flat /= world_size()
-
-
 def _gathered(arrays):
     """The arrays concatenated into one contiguous host buffer (a copy)."""
     return numpy.concatenate([backend.to_numpy(array).ravel() for array in arrays])
@@ -135,18 +129,29 @@ def _scatter_back(flat, arrays):
         offset += array.size
 
 
-def allreduce_grads(module):
+def allreduce_grads(module, buffer=None):
     """Average the gradients of `module`'s parameters over the ranks: one allreduce of one flat
-    buffer, whatever the number of parameters. Parameters without a .grad are left out (they must
-    be the same on every rank: the ranks run the same step)."""
-    if world_size() == 1:
-        return
+    host buffer, whatever the number of parameters. Parameters without a .grad are left out (they
+    must be the same on every rank: the ranks run the same step). `buffer`, a host array from an
+    earlier call, is reused when it still fits (fresh memory costs page faults); the buffer used
+    is returned."""
     grads = [param.grad.data for param in module.parameters() if param.grad is not None]
-    if not grads:
-        return
-    flat = _gathered(grads)
-    _allreduce_mean(flat)
-    _scatter_back(flat, grads)
+    if world_size() == 1 or not grads:
+        return buffer
+    size = sum(grad.size for grad in grads)
+    if buffer is None or buffer.size != size or buffer.dtype != grads[0].dtype:
+        buffer = numpy.empty(size, grads[0].dtype)
+    numpy.concatenate([backend.to_numpy(grad).ravel() for grad in grads], out=buffer)
+    _world().Allreduce(_mpi().IN_PLACE, buffer, op=_mpi().SUM)
+    offset = 0
+    for grad in grads:
+        summed = buffer[offset:offset + grad.size].reshape(grad.shape)
+        offset += grad.size
+        if backend.device_of(grad) == "cpu":
+            numpy.divide(summed, world_size(), out=grad)  # the mean, written in the same pass
+        else:
+            grad[...] = backend.as_array(summed / world_size(), device="cuda")
+    return buffer
 
 
 def broadcast_parameters(module, root=0):
@@ -204,6 +209,7 @@ class DistributedDataParallel(Module):
         super().__init__()
         init()
         self.module = module
+        self._buffer = None  # the host buffer of the gradient average, kept from step to step
         broadcast_parameters(module, root)
 
     def forward(self, *args, **kwargs):
@@ -217,7 +223,7 @@ class DistributedDataParallel(Module):
         queue_callback(self._average_gradients)
 
     def _average_gradients(self):
-        allreduce_grads(self.module)
+        self._buffer = allreduce_grads(self.module, self._buffer)
 
 
 # --------------------------------------------------------------------------------------------
