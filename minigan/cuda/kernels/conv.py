@@ -97,7 +97,10 @@ def _im2col_twin(images, kernel_size, stride=1, padding=0):
     geometry = _geometry("im2col", images.shape, kernel_size, stride, padding)
     _, _, _, _, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, _, _ = geometry
     xp = get_array_module(images)
-    padded = xp.pad(images, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
+    batch, channels, height, width = images.shape
+    # zeros and one copy into the middle: numpy.pad, which handles every mode, is several times slower
+    padded = xp.zeros((batch, channels, height + 2 * pad_h, width + 2 * pad_w), dtype=images.dtype)
+    padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width] = images
     windows = xp.lib.stride_tricks.sliding_window_view(padded, (kernel_h, kernel_w), axis=(2, 3))
     windows = windows[:, :, ::stride_h, ::stride_w]  # (N, C, Ho, Wo, kh, kw), still a view
     # copy, not ascontiguousarray: a view that happens to be contiguous (1x1 kernel, N = 1) would
@@ -135,26 +138,19 @@ def _col2im_geometry(columns, image_size, stride, padding):
 
 
 def _col2im_twin(columns, image_size, stride=1, padding=0):
-    """Each pixel sums its column entries in the kernel's order, (i, j) ascending. To do that with
-    whole-array operations, split the padded image by stride phase: its rows sh·q + a form phase
-    a. Kernel offset i lands in phase i % sh, shifted by i // sh rows, so each phase plane is the
-    sum of its kernel offsets' (C, N, Ho, Wo) slabs, contiguous and shifted, and is then written
-    into every sh-th row and sw-th column of the image once."""
+    """Kernel offset by kernel offset, (i, j) ascending as the kernel sums them, each (C, N, Ho, Wo)
+    slab of columns is added onto the pixels it was read from: a strided slice of the padded
+    image, kept channel-first so that each slab is added as it lies, then cropped and transposed."""
     geometry = _col2im_geometry(columns, image_size, stride, padding)
     batch, channels, height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w = geometry
     xp = get_array_module(columns)
-    plane_h, plane_w = -(-(height + 2 * pad_h) // stride_h), -(-(width + 2 * pad_w) // stride_w)
-    padded = xp.empty((batch, channels, plane_h * stride_h, plane_w * stride_w), dtype=columns.dtype)
-    plane = xp.empty((channels, batch, plane_h, plane_w), dtype=columns.dtype)
-    for phase_h in range(stride_h):
-        for phase_w in range(stride_w):
-            plane.fill(0)
-            for i in range(phase_h, kernel_h, stride_h):
-                for j in range(phase_w, kernel_w, stride_w):
-                    shift_h, shift_w = i // stride_h, j // stride_w
-                    plane[:, :, shift_h:shift_h + out_h, shift_w:shift_w + out_w] += columns[:, i, j]
-            padded[:, :, phase_h::stride_h, phase_w::stride_w] = plane.transpose(1, 0, 2, 3)
-    return xp.ascontiguousarray(padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width])
+    # room for the last window's stride step too, so every slice below has out_h × out_w places
+    padded = xp.zeros((channels, batch, height + 2 * pad_h + stride_h, width + 2 * pad_w + stride_w),
+                      dtype=columns.dtype)
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            padded[:, :, i:i + stride_h * out_h:stride_h, j:j + stride_w * out_w:stride_w] += columns[:, i, j]
+    return xp.ascontiguousarray(padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width].transpose(1, 0, 2, 3))
 
 
 @with_twin(_col2im_twin)
