@@ -19,7 +19,7 @@ import minigan
 from minigan.data import write_idx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KILL_POINTS = 10
+KILL_POINTS = int(os.environ.get("MINIGAN_KILL_POINTS", 10))  # more for a longer local run
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +86,8 @@ def test_sigkill_at_random_points_loses_nothing_and_the_resumed_run_equals_an_un
             assert minigan.load(path)["example"] == "mnist_mlp", path
     run_to_the_end(digits, out, resume=bool(checkpoints(out)))
     assert kills.count("during a write") >= 2, kills  # the test did hit checkpoint writes
+    print(f"kill points: {kills.count('during a write')} during a checkpoint write, "
+          f"{kills.count('at a random moment')} at random moments, {kills.count(None)} runs finished first")
     assert not glob.glob(os.path.join(str(out), ".checkpoint-*.part"))  # the last start cleared the leftovers
     whole, resumed = final_parameters(tmp_path / "whole"), final_parameters(out)
     for key in whole:
