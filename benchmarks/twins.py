@@ -111,7 +111,9 @@ def dcgan_step(lib, seed, inputs):
     seed.optimizer_D.step()
 
     seed.optimizer_G.zero_grad()
+    seed.D.requires_grad_(False)
     criterion(seed.D(fake), real_label).backward()
+    seed.D.requires_grad_(True)
     seed.optimizer_G.step()
 
 
@@ -141,8 +143,10 @@ def wgan_gp_step(lib, seed, inputs):
         seed.optimizer_D.step()
 
     seed.optimizer_G.zero_grad()
+    critic.requires_grad_(False)
     loss_G = -critic(seed.G(inputs["noise_G"])).mean()
     loss_G.backward()
+    critic.requires_grad_(True)
     seed.optimizer_G.step()
 
 

@@ -105,9 +105,11 @@ def train_step(G, D, criterion, optimizer_G, optimizer_D, real, nz):
 
     # (2) update G: maximise log D(G(z))
     optimizer_G.zero_grad()
+    D.requires_grad_(False)  # D's gradients from this step would go unused (the next D step zeroes them)
     output = D(fake)
     loss_G = criterion(output, real_label)
     loss_G.backward()
+    D.requires_grad_(True)
     optimizer_G.step()
     return {"Loss_D": loss_D_real + loss_D_fake, "Loss_G": loss_G, "D(x)": output_real.mean(),
             "D(G(z))": output_fake.mean()}

@@ -43,8 +43,10 @@ def critic_step(G, critic, optimizer_C, real, nz, lambda_gp):
 def generator_step(G, critic, optimizer_G, batch, nz, device):
     """Raise the critic's score of fresh samples; returns G's loss."""
     optimizer_G.zero_grad()
+    critic.requires_grad_(False)  # the critic's gradients from this step would go unused
     loss_G = -critic(G(minigan.randn(batch, nz, 1, 1, device=device))).mean()
     loss_G.backward()
+    critic.requires_grad_(True)
     optimizer_G.step()
     return loss_G
 
