@@ -132,10 +132,11 @@ def _scatter_back(flat, arrays):
 def allreduce_grads(module, buffer=None):
     """Average the gradients of `module`'s parameters over the ranks: one allreduce of one flat
     host buffer, whatever the number of parameters. Parameters without a .grad are left out (they
-    must be the same on every rank: the ranks run the same step). `buffer`, a host array from an
+    must be the same on every rank: the ranks run the same step), and so are frozen ones. `buffer`, a host array from an
     earlier call, is reused when it still fits (fresh memory costs page faults); the buffer used
     is returned."""
-    grads = [param.grad.data for param in module.parameters() if param.grad is not None]
+    # a frozen parameter (requires_grad False) keeps the .grad of an earlier backward: not this one's
+    grads = [param.grad.data for param in module.parameters() if param.grad is not None and param.requires_grad]
     if world_size() == 1 or not grads:
         return buffer
     size = sum(grad.size for grad in grads)
