@@ -89,8 +89,8 @@ def main(argv=None):
     scores = []
     for seed in range(args.seeds):
         scores.append(train_and_score(seed, images, args))
-        print(f"seed {seed}: " + ", ".join(f"{library} {scores[-1][library]['digit_fid']:.2f}" for library in LIBRARIES),
-              flush=True)
+        fids = ", ".join(f"{library} {scores[-1][library]['digit_fid']:.2f}" for library in LIBRARIES)
+        print(f"seed {seed}: {fids}", flush=True)
     lines = report(scores, args)
     print("\n".join(lines))
     record(args.results, lines, args, script="benchmarks/quality.py")

@@ -2,8 +2,8 @@
 from minigan import cuda, nn, ops, optim, viz  # ops attaches the operators and methods to Tensor
 from minigan.anomaly import AnomalyError, detect_anomaly
 from minigan.autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
-from minigan.backend import (DeviceMismatchError, DeviceUnavailableError, bool_, float16, float32, float64, get_default_dtype, int32, int64,
-                             set_default_dtype, uint8)
+from minigan.backend import (DeviceMismatchError, DeviceUnavailableError, bool_, float16, float32, float64,
+                             get_default_dtype, int32, int64, set_default_dtype, uint8)
 from minigan.creation import (arange, as_tensor, from_numpy, full, full_like, ones, ones_like,
                               rand, randint, randn, randperm, tensor, zeros, zeros_like)
 from minigan.gradcheck import GradcheckError, gradcheck, gradgradcheck

@@ -16,3 +16,17 @@ def standin_cuda():
     standin.counter.reset()
     with backend.use_standin_for_cuda():
         yield standin.counter
+
+
+@pytest.fixture(scope="session")
+def mnist_fixture(tmp_path_factory):
+    """A folder with 96 made-up 'digits' and labels in MNIST's IDX format: data for short runs of
+    the examples."""
+    import numpy
+
+    from minigan.data import write_idx
+    folder = tmp_path_factory.mktemp("mnist")
+    rng = numpy.random.default_rng(0)
+    write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (96, 28, 28), dtype=numpy.uint8))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 96, dtype=numpy.uint8))
+    return str(folder)

@@ -43,8 +43,9 @@ class Draws:
 
 
 def mlp_models():
-    G = minigan.nn.Sequential(minigan.nn.Linear(8, 32), minigan.nn.ReLU(), minigan.nn.Linear(32, 784), minigan.nn.Tanh())
-    D = minigan.nn.Sequential(minigan.nn.Linear(784, 32), minigan.nn.LeakyReLU(0.2), minigan.nn.Linear(32, 1))
+    nn = minigan.nn
+    G = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 784), nn.Tanh())
+    D = nn.Sequential(nn.Linear(784, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
     return G, D
 
 

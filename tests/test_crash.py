@@ -3,7 +3,7 @@ checkpoint write) never leaves a checkpoint that cannot be read, and the run res
 kills ends with exactly the parameters of a run never interrupted. Ctrl-C stops after the step
 with a checkpoint and says how to resume; a corrupt newest checkpoint is skipped for the one before.
 
-Each run is examples/mnist_mlp.py in a subprocess on 96 made-up digits, 12 steps of batch 16,
+Each run is examples/mnist_mlp.py in a subprocess on 96 made-up digits (the mnist_fixture), 12 steps of batch 16,
 checkpointing after every step (about 26 MB each, so a good part of the run is spent writing)."""
 import glob
 import os
@@ -16,30 +16,20 @@ import numpy
 import pytest
 
 import minigan
-from minigan.data import write_idx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KILL_POINTS = int(os.environ.get("MINIGAN_KILL_POINTS", 10))  # more for a longer local run
 
 
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("digits")
-    rng = numpy.random.default_rng(0)
-    write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (96, 28, 28), dtype=numpy.uint8))
-    write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 96, dtype=numpy.uint8))
-    return str(folder)
-
-
-def command(digits, out, resume=False):
-    return ([sys.executable, os.path.join(ROOT, "examples", "mnist_mlp.py"), "--data-dir", digits, "--out", str(out),
+def command(data_dir, out, resume=False):
+    return ([sys.executable, os.path.join(ROOT, "examples", "mnist_mlp.py"), "--data-dir", data_dir, "--out", str(out),
              "--batch-size", "16", "--epochs", "2", "--checkpoint-every", "1", "--log-every", "100"]
             + (["--resume"] if resume else []))
 
 
-def start(digits, out, resume=False):
+def start(data_dir, out, resume=False):
     environment = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT, MPLBACKEND="Agg")
-    return subprocess.Popen(command(digits, out, resume), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    return subprocess.Popen(command(data_dir, out, resume), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=environment)
 
 
@@ -53,8 +43,8 @@ def final_parameters(out):
     return {f"{model}.{key}": value.numpy() for model, sd in state["models"].items() for key, value in sd.items()}
 
 
-def run_to_the_end(digits, out, resume):
-    process = start(digits, out, resume)
+def run_to_the_end(data_dir, out, resume):
+    process = start(data_dir, out, resume)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 0, output
     return output
@@ -76,15 +66,15 @@ def kill_during_a_write_or_at_random(process, out, rng):
     return "during a write" if waiting_for_a_write else "at a random moment"
 
 
-def test_sigkill_at_random_points_loses_nothing_and_the_resumed_run_equals_an_uninterrupted_one(digits, tmp_path):
-    run_to_the_end(digits, tmp_path / "whole", resume=False)
+def test_sigkill_at_random_points_loses_nothing_and_the_resumed_run_equals_an_uninterrupted_one(mnist_fixture, tmp_path):
+    run_to_the_end(mnist_fixture, tmp_path / "whole", resume=False)
     rng = numpy.random.default_rng(0)
     out, kills = tmp_path / "killed", []
     for _ in range(KILL_POINTS):
-        kills.append(kill_during_a_write_or_at_random(start(digits, out, resume=bool(checkpoints(out))), out, rng))
+        kills.append(kill_during_a_write_or_at_random(start(mnist_fixture, out, resume=bool(checkpoints(out))), out, rng))
         for path in checkpoints(out):  # every checkpoint under its final name is complete
             assert minigan.load(path)["example"] == "mnist_mlp", path
-    run_to_the_end(digits, out, resume=bool(checkpoints(out)))
+    run_to_the_end(mnist_fixture, out, resume=bool(checkpoints(out)))
     assert kills.count("during a write") >= 2, kills  # the test did hit checkpoint writes
     print(f"kill points: {kills.count('during a write')} during a checkpoint write, "
           f"{kills.count('at a random moment')} at random moments, {kills.count(None)} runs finished first")
@@ -94,9 +84,9 @@ def test_sigkill_at_random_points_loses_nothing_and_the_resumed_run_equals_an_un
         numpy.testing.assert_array_equal(resumed[key], whole[key], err_msg=key)
 
 
-def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(digits, tmp_path):
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(mnist_fixture, tmp_path):
     out = tmp_path / "interrupted"
-    process = start(digits, out)
+    process = start(mnist_fixture, out)
     while not checkpoints(out) and process.poll() is None:  # training has begun
         time.sleep(0.01)
     process.send_signal(signal.SIGINT)
@@ -107,15 +97,15 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(digits, tmp_path):
     step = int(saved.split(":")[0])
     assert minigan.load(checkpoints(out)[-1])["step"] == step < 12
     assert "resume with: " in output and output.rstrip().endswith("--resume")
-    run_to_the_end(digits, out, resume=True)
+    run_to_the_end(mnist_fixture, out, resume=True)
     assert final_parameters(out).keys()
 
 
-def test_a_corrupt_newest_checkpoint_is_reported_and_the_one_before_is_used(digits, tmp_path):
+def test_a_corrupt_newest_checkpoint_is_reported_and_the_one_before_is_used(mnist_fixture, tmp_path):
     whole = tmp_path / "whole"
-    run_to_the_end(digits, whole, resume=False)
+    run_to_the_end(mnist_fixture, whole, resume=False)
     out = tmp_path / "corrupt"
-    process = start(digits, out)
+    process = start(mnist_fixture, out)
     while len(checkpoints(out)) < 3 and process.poll() is None:
         time.sleep(0.005)
     process.kill()
@@ -123,7 +113,7 @@ def test_a_corrupt_newest_checkpoint_is_reported_and_the_one_before_is_used(digi
     newest = checkpoints(out)[-1]
     with open(newest, "r+b") as file:  # cut it short, as a full disk might
         file.truncate(os.path.getsize(newest) // 2)
-    output = run_to_the_end(digits, out, resume=True)
+    output = run_to_the_end(mnist_fixture, out, resume=True)
     assert f"warning: skipping unreadable checkpoint {newest}" in output
     for key, value in final_parameters(whole).items():
         numpy.testing.assert_array_equal(final_parameters(out)[key], value, err_msg=key)

@@ -15,7 +15,6 @@ import pytest
 
 import minigan
 import minigan.distributed as dist
-from minigan.data import write_idx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
@@ -68,39 +67,30 @@ def test_distributed_without_the_extra_stops_naming_it(monkeypatch, tmp_path):
         mnist_mlp.main(["--distributed", "--out", str(tmp_path)])
 
 
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("digits")
-    rng = numpy.random.default_rng(0)
-    write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (96, 28, 28), dtype=numpy.uint8))
-    write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 96, dtype=numpy.uint8))
-    return str(folder)
-
-
-def example(digits, out, *extra):
-    return [os.path.join(ROOT, "examples", "mnist_mlp.py"), "--distributed", "--data-dir", digits, "--out", str(out),
+def example(data_dir, out, *extra):
+    return [os.path.join(ROOT, "examples", "mnist_mlp.py"), "--distributed", "--data-dir", data_dir, "--out", str(out),
             "--batch-size", "8", "--epochs", "2", "--log-every", "100", *extra]
 
 
 @needs_mpi
-def test_the_example_trains_on_two_ranks_and_resumes_on_one_and_on_two(digits, tmp_path):
-    completed = mpiexec(2, *example(digits, tmp_path, "--max-steps", "4"))
+def test_the_example_trains_on_two_ranks_and_resumes_on_one_and_on_two(mnist_fixture, tmp_path):
+    completed = mpiexec(2, *example(mnist_fixture, tmp_path, "--max-steps", "4"))
     assert completed.returncode == 0, completed.stdout + completed.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["steps"] == 4 and summary["images_per_second"] > 0
     assert completed.stdout.count("wrote ") == len(summary["files"]) + 1  # rank 0 alone reports its files
-    one = subprocess.run([sys.executable, *example(digits, tmp_path, "--max-steps", "5", "--resume")],
+    one = subprocess.run([sys.executable, *example(mnist_fixture, tmp_path, "--max-steps", "5", "--resume")],
                          capture_output=True, text=True, timeout=180, env=ENVIRONMENT)
     assert one.returncode == 0, one.stdout + one.stderr
     assert json.loads((tmp_path / "summary.json").read_text())["world_size"] == 1
-    two = mpiexec(2, *example(digits, tmp_path, "--max-steps", "6", "--resume"))
+    two = mpiexec(2, *example(mnist_fixture, tmp_path, "--max-steps", "6", "--resume"))
     assert two.returncode == 0, two.stdout + two.stderr
     assert json.loads((tmp_path / "summary.json").read_text())["steps"] == 6
 
 
 @needs_mpi
-def test_a_killed_rank_stops_every_rank_within_30_seconds_and_is_named(digits, tmp_path):
-    process = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, *example(digits, tmp_path, "--epochs", "200")],
+def test_a_killed_rank_stops_every_rank_within_30_seconds_and_is_named(mnist_fixture, tmp_path):
+    process = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, *example(mnist_fixture, tmp_path, "--epochs", "200")],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENVIRONMENT)
     announcement = process.stdout.readline()  # "minigan.distributed: 2 ranks; rank 0: pid ...; rank 1: pid ..."
     rank_1_pid = int(announcement.split("rank 1: pid ")[1].split()[0])
@@ -127,8 +117,8 @@ def test_an_error_on_one_rank_stops_every_rank_and_says_which(tmp_path):
 
 
 @needs_mpi
-def test_ctrl_c_stops_every_rank_after_one_checkpoint_and_says_how_to_resume(digits, tmp_path):
-    process = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, *example(digits, tmp_path, "--epochs", "200")],
+def test_ctrl_c_stops_every_rank_after_one_checkpoint_and_says_how_to_resume(mnist_fixture, tmp_path):
+    process = subprocess.Popen([MPIEXEC, "-n", "2", sys.executable, *example(mnist_fixture, tmp_path, "--epochs", "200")],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENVIRONMENT)
     process.stdout.readline()  # the ranks are up
     time.sleep(3)

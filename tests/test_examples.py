@@ -10,7 +10,6 @@ import numpy
 import pytest
 
 import minigan
-from minigan.data import write_idx
 
 matplotlib.use("Agg")
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
@@ -37,16 +36,6 @@ def test_slanted_faces_check_catches_a_wrong_derivative():
     slanted = example("slanted_faces")
     with pytest.raises(AssertionError, match="hand formula"):
         slanted.check([minigan.tensor([1.0, 2.0])], [numpy.array([1.0, 2.5])], "D on a real face")
-
-
-@pytest.fixture(scope="module")
-def mnist_fixture(tmp_path_factory):
-    """96 small random 'digits' in MNIST's IDX format."""
-    folder = tmp_path_factory.mktemp("mnist")
-    rng = numpy.random.default_rng(0)
-    write_idx(folder / "train-images-idx3-ubyte.gz", rng.integers(0, 256, (96, 28, 28), dtype=numpy.uint8))
-    write_idx(folder / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 96, dtype=numpy.uint8))
-    return str(folder)
 
 
 RUNS = {

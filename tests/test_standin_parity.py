@@ -18,7 +18,7 @@ import math
 import numpy
 import pytest
 from parity import assert_close, assert_matches_torch, torch
-from test_examples import example, mnist_fixture, run_example  # noqa: F401 (mnist_fixture is a fixture)
+from test_examples import example, run_example
 from test_models import dcgan, gradient_penalty, mlp_gan_step, mnist_mlp_gan, twins, wgan_gp, wgan_gp_step
 from test_nn import LAYERS, assert_same_gradients, assert_same_state
 from test_nn import twins as layer_twins
@@ -279,7 +279,7 @@ def test_gradient_penalty_through_the_dcgan_critic_on_cuda_matches_torch():
 # The examples, with --backend cupy
 # --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["mnist_mlp", "mnist_mlp_bn", "mnist_mlp_small", "dcgan", "wgan_gp"])
-def test_example_trains_on_cuda(name, mnist_fixture, tmp_path):  # noqa: F811 (the fixture's name)
+def test_example_trains_on_cuda(name, mnist_fixture, tmp_path):
     summary = run_example(name, mnist_fixture, tmp_path, "--max-steps", "3", "--backend", "cupy")
     assert summary["steps"] == 3 and summary["backend"] == "cupy"
     assert all(numpy.isfinite(value) for value in summary["final_losses"].values())

@@ -45,7 +45,8 @@ def train(images, labels, epochs=20, batch_size=64, lr=1e-3, seed=0):
             optimizer.zero_grad()
             F.cross_entropy(classifier(minigan.tensor(images[batch])), minigan.tensor(labels[batch])).backward()
             optimizer.step()
-        print(f"epoch {epoch + 1}/{epochs}: held-out accuracy {accuracy(classifier, images[held_out], labels[held_out]):.4f}")
+        held_out_accuracy = accuracy(classifier, images[held_out], labels[held_out])
+        print(f"epoch {epoch + 1}/{epochs}: held-out accuracy {held_out_accuracy:.4f}")
     return classifier.eval(), accuracy(classifier, images[held_out], labels[held_out])
 
 

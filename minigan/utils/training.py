@@ -53,7 +53,8 @@ def example_arguments(description, **defaults):
                         help="also write a sample grid every N steps (default: once per epoch)")
     parser.add_argument("--log-every", type=int, default=20, help="print a loss line every N steps")
     parser.add_argument("--log-grads", action="store_true",
-                        help="every --log-every steps also print each layer's gradient norm; plot them in gradients.png")
+                        help="every --log-every steps also print each layer's gradient norm; "
+                             "plot them in gradients.png")
     parser.add_argument("--distributed", action="store_true",
                         help="data-parallel over MPI, under mpiexec -n N: --batch-size is each process's part "
                              'of the batch (needs the MPI extra: pip install -e ".[mpi]")')
@@ -101,8 +102,8 @@ def data_parallel(args, *models):
 
 def check_arguments(parser, args):
     """Refuse flags out of range with a message that names the flag."""
-    positive = {"--epochs": args.epochs if args.epochs is not None else 1, "--batch-size": args.batch_size, "--log-every": args.log_every,
-                "--keep-checkpoints": args.keep_checkpoints}
+    positive = {"--epochs": args.epochs if args.epochs is not None else 1, "--batch-size": args.batch_size,
+                "--log-every": args.log_every, "--keep-checkpoints": args.keep_checkpoints}
     if args.max_steps is not None:
         positive["--max-steps"] = args.max_steps
     for flag, value in (("--sample-every", args.sample_every), ("--checkpoint-every", args.checkpoint_every)):
