@@ -56,7 +56,7 @@ def _as_matrix(array, leading_axes=1):
 class Conv2d(Function):
     """y[n, o] = Σ_c W[o, c] ⋆ x[n, c]: cross-correlation, weight (C_out, C_in, kh, kw).
 
-    `columns`, when the caller already has `_im2col` of the input, saves building it again.
+    `columns`, when the caller already has `im2col` of the input, saves building it again.
     Forward keeps the columns for the weight gradient, which multiplies the same matrix: they go
     into Conv2dGradWeight's *forward* only, as a value, while its backward reads the input
     Tensor, so every higher derivative is exact.
@@ -127,7 +127,7 @@ class Conv2dGradWeight(Function):
 
     It is bilinear in x and dy, so its own backward, for an incoming gradient G shaped like W,
     is a transposed convolution of dy (for x) and a convolution of x (for dy), both with G.
-    `columns` is `_im2col` of x when the caller has it.
+    `columns` is `im2col` of x when the caller has it.
     """
 
     def __init__(self, kernel_size, stride, padding, columns=None):
