@@ -1,6 +1,6 @@
 """Sample quality of the MNIST MLP GAN trained by minigan and by torch, as digit FID over seeds.
 
-    python benchmarks/quality.py [--steps 1000] [--seeds 3] [--data-dir DIR] [--threads 2]
+    python benchmarks/quality.py [--steps 1000] [--seeds 3] [--first-seed 0] [--data-dir DIR] [--threads 2]
 
 For each seed, the minigan model and its torch twin (benchmarks/twins.py) start from the same
 initial weights and train `--steps` steps of examples/mnist_mlp.py's step on the same real
@@ -62,7 +62,8 @@ def report(scores, args):
     rows = [[library, *[f"{fid:.2f}" for fid in fids[library]], f"{numpy.mean(fids[library]):.2f}",
              f"{min(fids[library]):.2f} – {max(fids[library]):.2f}", f"{numpy.mean(covered[library]):.1f}"]
             for library in LIBRARIES]
-    header = ["library", *[f"seed {seed}" for seed in range(args.seeds)], "mean", "spread", "digits covered"]
+    header = ["library", *[f"seed {seed}" for seed in range(args.first_seed, args.first_seed + args.seeds)], "mean",
+              "spread", "digits covered"]
     mean = numpy.mean(fids["minigan"])
     met = min(fids["torch"]) <= mean <= max(fids["torch"])
     return ([f"MNIST MLP GAN, {args.steps} steps of batch {SPECS['mlp'].batch}, digit FID of {args.samples} samples "
@@ -75,7 +76,8 @@ def report(scores, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1000, help="training steps per run")
-    parser.add_argument("--seeds", type=int, default=3, help="runs per library, seeds 0, 1, ...")
+    parser.add_argument("--seeds", type=int, default=3, help="runs per library")
+    parser.add_argument("--first-seed", type=int, default=0, help="the seeds are first-seed, first-seed + 1, ...")
     parser.add_argument("--samples", type=int, default=1000, help="digits scored per run")
     parser.add_argument("--data-dir", default=None, help="folder with MNIST's IDX files")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for torch and numpy's BLAS")
@@ -87,7 +89,7 @@ def main(argv=None):
     limit_threads(args.threads)
     images = scale_images(load_mnist(args.data_dir).images).reshape(-1, 784)
     scores = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         scores.append(train_and_score(seed, images, args))
         fids = ", ".join(f"{library} {scores[-1][library]['digit_fid']:.2f}" for library in LIBRARIES)
         print(f"seed {seed}: {fids}", flush=True)
