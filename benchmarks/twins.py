@@ -240,7 +240,7 @@ def torch_twin(model):
     if kind not in twins:
         raise TypeError(f"torch_twin: no torch twin for minigan model {kind}")
     twin = twins[kind](model)
-    twin.load_state_dict({name: torch.from_numpy(numpy.array(tensor.data))
+    twin.load_state_dict({name: torch.from_numpy(numpy.array(tensor.array))
                           for name, tensor in model.state_dict().items()})
     return twin
 

@@ -103,8 +103,8 @@ def check_forward(fn, arrays, output):
 def check_backward(fn, grad_output, gradients):
     """Raise AnomalyError if the backward of `fn` returned a non-finite gradient."""
     for position, gradient in enumerate(gradients):
-        found = _non_finite(None if gradient is None else gradient.data)
+        found = _non_finite(None if gradient is None else gradient.array)
         if found is not None:
             raise AnomalyError(_describe(
-                fn, f"backward (the gradient of its input {position})", found, [grad_output.data],
+                fn, f"backward (the gradient of its input {position})", found, [grad_output.array],
                 "the gradient arriving at it already held NaN or Inf: look at the backward before it"))

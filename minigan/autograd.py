@@ -15,6 +15,7 @@ import functools
 import heapq
 import itertools
 import operator
+import weakref
 
 import numpy
 
@@ -121,7 +122,7 @@ def constant_like(value, reference):
     """
     if isinstance(value, Tensor):
         return value
-    xp = backend.get_array_module(reference.data)
+    xp = backend.get_array_module(reference.array)
     if isinstance(value, (bool, int, float)):
         dtype = reference.dtype
         if isinstance(value, float) and dtype.kind not in "fc":
@@ -143,17 +144,22 @@ class Function:
     `self.output()`, never as cached raw arrays of something differentiable: a raw array would
     be a constant to the second derivative and silently make it wrong. Piecewise-constant masks
     (ReLU's `x > 0`) are the exception: their derivative is zero anyway.
+
+    What backward reads must not change in between: the versions of those tensors are noted
+    when the op is recorded, and backward refuses to run on a tensor modified in place since.
     """
 
     generation = 0
     inputs = None
+    saves_inputs = True   # False for ops whose backward reads only their inputs' shapes (add, reshape)
     saves_output = False  # True for ops whose backward reads their output (exp, tanh, sigmoid)
+    is_view = False       # True for ops whose output may share its input's storage (reshape, slicing)
     built_in_backward = None  # "Exp.backward" if Exp's backward recorded this op; "backward": the engine's sums
 
     def __call__(self, *inputs):
         reference = next(x for x in inputs if isinstance(x, Tensor))
         inputs = tuple(constant_like(x, reference) for x in inputs)
-        arrays = [x.data for x in inputs]
+        arrays = [x.array for x in inputs]
         first = type(arrays[0])
         for array in arrays:
             if type(array) is not first:  # cheap: only arrays of different types can be on different devices
@@ -168,14 +174,19 @@ class Function:
             self.created_at = anomaly.creation_site()
             anomaly.check_forward(self, arrays, output_data)
         output = Tensor(output_data)
-        if _grad_enabled and any(x.requires_grad for x in inputs):
+        recording = _grad_enabled and any(x.requires_grad for x in inputs)
+        if self.is_view and backend.shares_memory(output_data, arrays[0]):
+            _make_view(output, inputs[0], recording)
+        if recording:
             self.inputs = inputs
             self.needs_input_grad = tuple(x.requires_grad for x in inputs)
             self.generation = 1 + max(x.generation for x in inputs)
             self.hooks = None
             self.built_in_backward = _recording_in
+            if self.saves_inputs:
+                self.saved_versions = tuple(x._version_counter.value for x in inputs)
             if self.saves_output:
-                self.output_data = output_data
+                self.save_output(output)
             output.requires_grad = True
             output.grad_fn = self
         return output
@@ -186,13 +197,32 @@ class Function:
     def backward(self, grad_output):
         raise NotImplementedError
 
+    def save_output(self, output):
+        """Keep the output's array, and its version, for backward (an in-place op that takes the
+        output's place in the graph saves the tensor it wrote into instead)."""
+        self.output_data = output.array
+        self.output_counter = output._version_counter
+        self.output_version = output._version_counter.value
+
     def output(self):
         """The output as a Tensor of the graph, rebuilt from its data so that no reference cycle
         output -> grad_fn -> output keeps arrays alive; gradients reaching it flow into this node."""
         output = Tensor(self.output_data)
+        output._version_counter = self.output_counter
         output.requires_grad = True
         output.grad_fn = self
         return output
+
+    def check_saved_versions(self):
+        """Refuse to differentiate with values that were modified in place after this op saved
+        them: the gradient would silently be that of other numbers (torch refuses too)."""
+        if self.saves_inputs:
+            for position, (x, version) in enumerate(zip(self.inputs, self.saved_versions)):
+                if x._version_counter.value != version:
+                    raise _modified_error(self, f"input {position}", x.shape, x._version_counter.value, version)
+        if self.saves_output and self.output_counter.value != self.output_version:
+            raise _modified_error(self, "output", self.output_data.shape, self.output_counter.value,
+                                  self.output_version)
 
     def release(self):
         """Free the graph below this node (backward without retain_graph)."""
@@ -205,6 +235,39 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name}>"
+
+
+def _modified_error(fn, which, shape, version, expected):
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: the {which} of {fn.name} (a tensor of shape {tuple(shape)}) is at version "
+        f"{version}; expected version {expected} instead. Use the out-of-place form of the op that "
+        "changed it (x = x + y instead of x += y, x.clamp(...) instead of x.clamp_(...)), or clone it "
+        "first")
+
+
+def _make_view(view, base, recording):
+    """`view` shares `base`'s storage: it shares its version counter, and in the graph it
+    remembers its base (an in-place op on either is then refused where its graph would go stale)."""
+    view._version_counter = base._version_counter
+    if recording:
+        root = base._base if base._base is not None else base
+        view._base = root
+        root._views = (root._views or []) + [weakref.ref(view)]
+
+
+def has_views_in_graph(tensor):
+    """True while a view made of `tensor` in a recorded graph is still alive."""
+    return tensor._views is not None and any(view() is not None for view in tensor._views)
+
+
+def rebase(tensor, result):
+    """After an in-place op wrote `result`'s values into `tensor`'s storage, `tensor` takes
+    `result`'s place in the graph: gradients reaching it flow into the op that made `result`."""
+    fn = result.grad_fn
+    tensor.grad_fn, tensor.requires_grad = fn, result.requires_grad
+    if fn is not None and fn.saves_output:
+        fn.save_output(tensor)
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,11 +283,11 @@ def _seed_gradients(outputs, grad_outputs):
                 f"backward: output {i} (shape {output.shape}) does not require grad and has no "
                 "grad_fn: no input it was computed from has requires_grad=True")
         if seed is None:
-            if output.data.size != 1:
+            if output.array.size != 1:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for scalar outputs, but output "
                     f"{i} has shape {output.shape}; pass gradient=<tensor of that shape>")
-            xp = backend.get_array_module(output.data)
+            xp = backend.get_array_module(output.array)
             seed = Tensor(xp.ones(output.shape, dtype=output.dtype))
         else:
             seed = constant_like(seed, output)
@@ -237,7 +300,7 @@ def _seed_gradients(outputs, grad_outputs):
                     f"backward: gradient {i} has shape {seed.shape} but the output has shape "
                     f"{output.shape}; they must match")
             if seed.dtype != output.dtype and not seed.requires_grad:
-                seed = Tensor(seed.data.astype(output.dtype))  # as torch: a gradient has its tensor's dtype
+                seed = Tensor(seed.array.astype(output.dtype))  # as torch: a gradient has its tensor's dtype
         seeds.append(seed)
     return seeds
 
@@ -314,6 +377,7 @@ def _run_backward(outputs, seeds, retain_graph, create_graph, targets=None):
                 captured[fn] = grad_output
             if fn.inputs is None:
                 raise _freed_graph_error(fn)
+            fn.check_saved_versions()
             try:
                 input_grads = _call_backward(fn, grad_output, create_graph)
             except (backend.HostDeviceError, backend.DeviceMismatchError) as error:
@@ -332,12 +396,12 @@ def _run_backward(outputs, seeds, retain_graph, create_graph, targets=None):
             if not retain_graph:
                 fn.release()
 
-        handed_out = {id(seed.data) for seed in seeds}
+        handed_out = {id(seed.array) for seed in seeds}
         if targets is not None:
             gradients = [_captured_gradient(t, captured, leaf_grads) for t in targets]
             if create_graph:
                 return gradients
-            return [g if g is None else Tensor(_unshared(g.data, handed_out)) for g in gradients]
+            return [g if g is None else Tensor(_unshared(g.array, handed_out)) for g in gradients]
         for leaf, gradient in leaf_grads.values():
             if leaf._hooks:
                 gradient = _apply_hooks(leaf._hooks, gradient)
@@ -382,11 +446,11 @@ def _unshared(array, handed_out):
 def _store_leaf_grad(leaf, gradient, create_graph, handed_out):
     """Sum `gradient` into `leaf.grad`; the stored array never aliases another tensor's memory."""
     if leaf.grad is None:
-        leaf.grad = gradient.clone() if create_graph else Tensor(_unshared(gradient.data, handed_out))
+        leaf.grad = gradient.clone() if create_graph else Tensor(_unshared(gradient.array, handed_out))
     elif create_graph:
         leaf.grad = leaf.grad + gradient
     else:
-        leaf.grad.data += gradient.data  # nothing records this, so accumulate in place
+        leaf.grad.array += gradient.array  # nothing records this, so accumulate in place
 
 
 _after_backward = []  # callbacks queued with queue_callback, run when a backward() has stored .grad
@@ -399,38 +463,62 @@ def queue_callback(callback):
         _after_backward.append(callback)
 
 
-def backward(tensor, gradient=None, retain_graph=None, create_graph=False):
-    """Sum d tensor / d leaf into `.grad` of every leaf that requires grad (see Tensor.backward)."""
+def backward(tensor, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+    """Sum d tensor / d leaf into `.grad` of every leaf that requires grad (see Tensor.backward);
+    with `inputs` (tensors, leaves or not), into the `.grad` of those only."""
     if retain_graph is None:
         retain_graph = create_graph
     seeds = _seed_gradients([tensor], [gradient])
-    _run_backward([tensor], seeds, retain_graph, create_graph)
+    if inputs is None:
+        _run_backward([tensor], seeds, retain_graph, create_graph)
+    else:
+        inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+        _check_inputs("backward", inputs)
+        gradients = _run_backward([tensor], seeds, retain_graph, create_graph, targets=inputs)
+        handed_out = {id(seed.array) for seed in seeds}
+        for target, gradient in zip(inputs, gradients):
+            if gradient is not None:
+                _store_leaf_grad(target, gradient, create_graph, handed_out)
     while _after_backward:
         _after_backward.pop(0)()
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+def _check_inputs(op, inputs):
+    if not inputs:
+        raise RuntimeError(f"{op}: inputs must not be empty")
+    for i, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{op}: input {i} is a {type(x).__name__}, not a Tensor")
+        if not x.requires_grad:
+            raise RuntimeError(
+                f"{op}: input {i} (shape {x.shape}) does not require grad; create it with "
+                "requires_grad=True or call .requires_grad_() before using it")
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, only_inputs=True,
+         allow_unused=None, is_grads_batched=False, materialize_grads=False):
     """The gradients of `outputs` with respect to `inputs`, as a tuple; `.grad` is left untouched.
 
     With `create_graph=True` the returned gradients are themselves differentiable, which is what
-    a gradient penalty needs.
+    a gradient penalty needs. torch's whole signature: `only_inputs` is accepted and ignored (as
+    torch does), `materialize_grads=True` gives zeros instead of None for an unused input.
     """
+    if is_grads_batched:
+        raise NotImplementedError("grad: is_grads_batched=True (vmap over grad_outputs) is not supported; "
+                                  "call grad once per row of grad_outputs")
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if materialize_grads and not allow_unused:
+        raise ValueError("grad: materialize_grads=True needs allow_unused=True (or left as None)")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    single_input = isinstance(inputs, Tensor)
-    inputs = [inputs] if single_input else list(inputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
     elif isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs]
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
-    for i, x in enumerate(inputs):
-        if not isinstance(x, Tensor):
-            raise TypeError(f"grad: input {i} is a {type(x).__name__}, not a Tensor")
-        if not x.requires_grad:
-            raise RuntimeError(
-                f"grad: input {i} (shape {x.shape}) does not require grad; create it with "
-                "requires_grad=True or call .requires_grad_() before using it")
+    _check_inputs("grad", inputs)
     if retain_graph is None:
         retain_graph = create_graph
     seeds = _seed_gradients(outputs, grad_outputs)
@@ -440,4 +528,22 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise RuntimeError(
                 f"grad: input {i} (shape {x.shape}) was not used to compute the outputs; "
                 "pass allow_unused=True to get None for it")
+    if materialize_grads:
+        gradients = [Tensor(backend.get_array_module(x.array).zeros_like(x.array)) if g is None else g
+                     for x, g in zip(inputs, gradients)]
     return tuple(gradients)
+
+
+class _VariableType(type):
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, Tensor)  # as torch: every tensor is a Variable
+
+
+class Variable(metaclass=_VariableType):
+    """torch.autograd.Variable as torch >= 0.4 keeps it: `Variable(t, requires_grad=...)` is a
+    tensor with t's storage, cut from t's graph, that requires grad as asked."""
+
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable: data must be a Tensor, got {type(data).__name__}")
+        return data.detach().requires_grad_(requires_grad)

@@ -95,6 +95,12 @@ def select(condition, if_true, if_false):
     return chosen.view(dtype)
 
 
+def shares_memory(result, array):
+    """Whether `result` may view `array`'s memory: a cheap test of their address ranges, which
+    tells a reshape or slice (a view) from a copy."""
+    return bool(get_array_module(array).may_share_memory(result, array))
+
+
 def device_of(array):
     """'cpu' for a host array (or a number), 'cuda' for a CuPy or stand-in array."""
     return "cpu" if get_array_module(array) is numpy else "cuda"
@@ -135,11 +141,43 @@ def check_device(device):
         return _DEVICE_NAMES[device]
     except (KeyError, TypeError):
         pass
+    if isinstance(device, int) and not isinstance(device, bool):  # torch reads an int as a GPU index
+        return check_device(f"cuda:{device}")
     if isinstance(device, str) and device.startswith("cuda:"):
         raise ValueError(f"device {device!r}: minigan runs on one GPU, 'cuda' (or 'cuda:0'); "
                          "choose the GPU with CUDA_VISIBLE_DEVICES")
     raise ValueError(f"unknown device {device!r}: minigan knows 'cpu' (alias 'numpy') and "
                      "'cuda' (aliases 'cupy', 'cuda:0')")
+
+
+class device(str):
+    """torch.device: `device('cuda')`, `device('cuda:0')`, `device('cuda', 0)`, `device('cpu')`.
+
+    It is accepted wherever a device is, and is also the str of its canonical name ('cpu' or
+    'cuda'), so `t.device == 'cuda'` holds (torch's device never equals a str).
+    """
+
+    def __new__(cls, type, index=None):
+        if isinstance(type, device) and index is None:
+            return type
+        spelled = type if index is None else f"{type}:{index}"
+        name = check_device(spelled)
+        self = super().__new__(cls, name)
+        self.type = name
+        if index is None and isinstance(spelled, str) and ":" in spelled:
+            index = int(spelled.split(":")[1])
+        self.index = index if name == "cuda" else None
+        return self
+
+    def __repr__(self):
+        return f"device(type='{self.type}')" if self.index is None else f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+
+# what Tensor.device returns, as torch: a cuda tensor is on device(type='cuda', index=0)
+DEVICES = {"cpu": device("cpu"), "cuda": device("cuda", 0)}
 
 
 def module_for(device):
@@ -264,6 +302,23 @@ def as_array(data, dtype=None, device=None):
     if source is not xp and hasattr(data, "shape"):
         data = to_numpy(data)  # an array of another device: through the host, explicitly
     return xp.asarray(data, dtype=dtype)
+
+
+def legacy_array(data, sizes, dtype, device="cpu"):
+    """torch's legacy constructors, `FloatTensor(2, 3)` (a shape; torch leaves it uninitialised,
+    here it is zeros) or `FloatTensor([1, 2])` (data), as an array of `dtype` on `device`."""
+    xp = module_for(device)
+    if isinstance(data, int) and not isinstance(data, bool):
+        shape = (data,) + tuple(sizes)
+        if not all(isinstance(size, int) and size >= 0 for size in shape):
+            raise TypeError(f"Tensor(*sizes): sizes must be non-negative ints, got {shape}")
+        return xp.zeros(shape, dtype)
+    if sizes:
+        raise TypeError(f"Tensor(data): give the data alone, or a shape as ints; got {data!r} and {sizes!r}")
+    array = numpy.array(to_numpy(data) if hasattr(data, "shape") else data, dtype=dtype)
+    if array.dtype == object:
+        raise TypeError(f"Tensor: cannot make a tensor from {type(data).__name__}")
+    return xp.asarray(array)
 
 
 def as_ndarray(value):

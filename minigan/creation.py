@@ -28,7 +28,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     float64; Python ints become int64 and bools bool, as in torch.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     xp = backend.module_for(backend.device_of(data) if device is None else device)
     if hasattr(data, "dtype"):  # an array (or a numpy scalar): copied, on `device`
         if backend.get_array_module(data) is not xp:
@@ -48,7 +48,7 @@ def as_tensor(data, dtype=None, device=None):
             and (device is None or backend.check_device(device) == data.device)):
         return data
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if hasattr(data, "dtype"):
         return Tensor(backend.as_array(data, dtype=dtype, device=device))
     return tensor(data, dtype=dtype, device=device)
@@ -119,3 +119,61 @@ def randint(low, high=None, size=(), dtype=None, device=None):
 
 def randperm(n, device=None):
     return Tensor(random.permutation(n, device))
+
+
+# --------------------------------------------------------------------------------------------
+# torch's legacy tensor types: FloatTensor, LongTensor, cuda.FloatTensor, ...
+# --------------------------------------------------------------------------------------------
+class LegacyTensorType(type):
+    """A legacy tensor type, as GAN scripts written for torch < 0.4 use them:
+
+        Tensor = minigan.cuda.FloatTensor if cuda else minigan.FloatTensor
+        valid = Tensor(imgs.size(0), 1).fill_(1.0)     # a shape: zeros here, uninitialised in torch
+        z = Tensor(numpy.random.normal(0, 1, (n, 100)))  # data, converted to the type's dtype
+        real_imgs = imgs.type(Tensor)                   # a conversion
+        isinstance(z, minigan.FloatTensor)              # True: the dtype and device match
+    """
+
+    def __call__(cls, *args, device=None):
+        if device is not None and backend.check_device(device) != cls.device:
+            raise ValueError(f"{cls.type_name}: device {device!r} is not this type's device, {cls.device!r}")
+        if len(args) == 1 and isinstance(args[0], Tensor):
+            return args[0].type(cls)
+        data = args[0] if args else 0
+        return Tensor(backend.legacy_array(data, args[1:], cls.dtype, cls.device))
+
+    def __instancecheck__(cls, instance):
+        return isinstance(instance, Tensor) and instance.dtype == cls.dtype and instance.device == cls.device
+
+    def __repr__(cls):
+        return f"<class '{cls.type_name}'>"
+
+
+_LEGACY_NAMES = {"FloatTensor": numpy.float32, "DoubleTensor": numpy.float64, "HalfTensor": numpy.float16,
+                 "LongTensor": numpy.int64, "IntTensor": numpy.int32, "ShortTensor": numpy.int16,
+                 "CharTensor": numpy.int8, "ByteTensor": numpy.uint8, "BoolTensor": numpy.bool_}
+LEGACY_TYPES = {(device, name): LegacyTensorType(name, (), {
+    "dtype": numpy.dtype(dtype), "device": device,
+    "type_name": f"torch.{name}" if device == "cpu" else f"torch.cuda.{name}"})
+    for device in ("cpu", "cuda") for name, dtype in _LEGACY_NAMES.items()}
+FloatTensor, DoubleTensor, LongTensor, IntTensor, ByteTensor, BoolTensor = (
+    LEGACY_TYPES["cpu", name] for name in ("FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "ByteTensor",
+                                            "BoolTensor"))
+
+
+def legacy_type_of(tensor):
+    """The legacy type of a tensor's dtype and device (its `.type()` is that type's name)."""
+    for legacy in LEGACY_TYPES.values():
+        if isinstance(tensor, legacy):
+            return legacy
+    raise TypeError(f"type(): dtype {tensor.dtype} has no torch type name")
+
+
+def legacy_type_named(name):
+    """'torch.FloatTensor', 'torch.cuda.LongTensor', ... as the legacy type."""
+    device, _, short = name.removeprefix("torch.").rpartition(".")
+    try:
+        return LEGACY_TYPES["cuda" if device == "cuda" else "cpu", short]
+    except KeyError:
+        raise ValueError(f"type({name!r}): unknown tensor type; expected e.g. 'torch.FloatTensor' or "
+                         "'torch.cuda.LongTensor'") from None

@@ -136,7 +136,7 @@ def allreduce_grads(module, buffer=None):
     earlier call, is reused when it still fits (fresh memory costs page faults); the buffer used
     is returned."""
     # a frozen parameter (requires_grad False) keeps the .grad of an earlier backward: not this one's
-    grads = [param.grad.data for param in module.parameters() if param.grad is not None and param.requires_grad]
+    grads = [param.grad.array for param in module.parameters() if param.grad is not None and param.requires_grad]
     if world_size() == 1 or not grads:
         return buffer
     size = sum(grad.size for grad in grads)
@@ -160,7 +160,7 @@ def broadcast_parameters(module, root=0):
     one broadcast."""
     if world_size() == 1:
         return
-    arrays = [tensor.data for tensor in list(module.parameters()) + list(module.buffers())]
+    arrays = [tensor.array for tensor in list(module.parameters()) + list(module.buffers())]
     flat = _gathered(arrays)
     _world().Bcast(flat, root=root)
     _scatter_back(flat, arrays)
@@ -262,9 +262,9 @@ class SyncBatchNorm(_BatchNorm):
         centered = input - mean
         variance = AllReduceSum()((centered * centered).sum(axes)).reshape(channel_shape) / count
         if self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             momentum = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked.item())
-            _update_running_stats("SyncBatchNorm", self.running_mean, self.running_var, mean.data, variance.data,
+            _update_running_stats("SyncBatchNorm", self.running_mean, self.running_var, mean.array, variance.array,
                                   count, momentum)
         return _affine(centered * rsqrt(variance + self.eps), self.weight, self.bias, channel_shape)
 

@@ -23,7 +23,7 @@ def _float64_copies(inputs):
     copies = []
     for x in _as_tuple(inputs):
         if isinstance(x, Tensor):
-            copy = Tensor(numpy.array(x.data, dtype=numpy.float64) if x.dtype.kind == "f" else x.data.copy())
+            copy = Tensor(numpy.array(x.array, dtype=numpy.float64) if x.dtype.kind == "f" else x.array.copy())
             copies.append(copy.requires_grad_(x.requires_grad))
         else:
             copies.append(x)
@@ -59,28 +59,28 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, random_directions=None
     def projected_output():
         with no_grad():
             values = _as_tuple(fn(*inputs))
-        return sum(float((o.data * v.data).sum()) for o, v in zip(values, cotangents))
+        return sum(float((o.array * v.array).sum()) for o, v in zip(values, cotangents))
 
     def directional_derivative(x, direction):
-        original = x.data.copy()
-        x.data = original + eps * direction
+        original = x.array.copy()
+        x.array = original + eps * direction
         plus = projected_output()
-        x.data = original - eps * direction
+        x.array = original - eps * direction
         minus = projected_output()
-        x.data = original
+        x.array = original
         return (plus - minus) / (2 * eps)
 
     for (index, x), gradient in zip(checked, analytic):
         if random_directions is None:
-            directions = (numpy.eye(1, x.data.size, k).reshape(x.shape) for k in range(x.data.size))
-            count = x.data.size
+            directions = (numpy.eye(1, x.array.size, k).reshape(x.shape) for k in range(x.array.size))
+            count = x.array.size
         else:
             directions = (rng.standard_normal(x.shape) for _ in range(random_directions))
             count = random_directions
         numerical, expected = numpy.empty(count), numpy.empty(count)
         for k, direction in enumerate(directions):
             numerical[k] = directional_derivative(x, direction)
-            expected[k] = float((gradient.data * direction).sum())
+            expected[k] = float((gradient.array * direction).sum())
         excess = numpy.abs(expected - numerical) - (atol + rtol * numpy.abs(numerical))
         worst = int(numpy.argmax(excess))
         if excess[worst] > 0:

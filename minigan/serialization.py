@@ -53,7 +53,7 @@ def _encode(obj, arrays, where):
     if obj is None or isinstance(obj, (bool, str)):
         return obj
     if isinstance(obj, Tensor):  # a tensor on 'cuda' is copied to the host; load gives host tensors
-        return {"tensor": _store(backend.to_numpy(obj.data), arrays, where)}
+        return {"tensor": _store(backend.to_numpy(obj.array), arrays, where)}
     if isinstance(obj, numpy.ndarray) or backend.is_device_array(obj):
         return {"array": _store(backend.to_numpy(obj), arrays, where)}
     if isinstance(obj, numpy.generic):  # before float: numpy.float64 is a Python float too

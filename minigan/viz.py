@@ -123,7 +123,7 @@ def _describe(tensor, names):
     name = names.get(id(tensor))
     if tensor.requires_grad:
         return ("parameter" if name else "leaf"), _label([name, shape_and_dtype])
-    if name is None and tensor.data.size == 1:
+    if name is None and tensor.array.size == 1:
         name = f"{tensor.item():.6g}"  # a number the code used, such as the 1 in `1 - y`
     return "constant", _label([name or "constant", shape_and_dtype])
 

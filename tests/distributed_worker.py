@@ -102,7 +102,7 @@ def train(scenario, steps, parallel):
         else:
             real = minigan.rand(batch, 1, 32, 32) * 2 - 1
             dcgan.train_step(G, D, minigan.nn.BCELoss(), optimizer_G, optimizer_D, real, 8)
-    return [tensor.data.copy() for model in models for tensor in list(model.parameters()) + list(model.buffers())]
+    return [tensor.array.copy() for model in models for tensor in list(model.parameters()) + list(model.buffers())]
 
 
 def main():

@@ -36,11 +36,16 @@ def _to_tuple(value):
     return value if isinstance(value, (tuple, list)) else (value,)
 
 
-def assert_matches_torch(fn, arrays, torch_fn=None, grad_mask=None, rtol=RTOL, second_order=True, seed=0):
+def assert_matches_torch(fn, arrays, torch_fn=None, grad_mask=None, rtol=RTOL, second_order=True, seed=0,
+                         torch_fused=False):
     """Compare `fn` on minigan tensors with `torch_fn` (default: `fn`) on torch tensors.
 
     `arrays` are numpy arrays (float64 for differentiable inputs); `grad_mask` says which of them
-    require grad (default: every floating-point array).
+    require grad (default: every floating-point array). A gradient made with create_graph must be
+    in the graph (require grad) exactly where torch's is, except with `torch_fused`: torch
+    computes the op's gradients in one node (conv, the norms), so each of them is in the graph as
+    soon as any input is, even one that is a constant (a bias's: the cotangent summed); minigan's
+    is then a constant, and only the values and the derivatives of the others are compared.
     """
     torch_fn = torch_fn or fn
     arrays = [numpy.asarray(a) for a in arrays]
@@ -53,7 +58,7 @@ def assert_matches_torch(fn, arrays, torch_fn=None, grad_mask=None, rtol=RTOL, s
     assert len(our_outputs) == len(their_outputs)
     for i, (o, t) in enumerate(zip(our_outputs, their_outputs)):
         assert o.dtype == numpy.dtype(str(t.dtype).replace("torch.", "")), f"output {i} dtype"
-        assert_close(o.data, t.detach().numpy(), rtol, what=f"output {i}")
+        assert_close(o.array, t.detach().numpy(), rtol, what=f"output {i}")
 
     wrt = [i for i, g in enumerate(grad_mask) if g]
     differentiable = [k for k, t in enumerate(their_outputs) if t.requires_grad]
@@ -69,38 +74,38 @@ def assert_matches_torch(fn, arrays, torch_fn=None, grad_mask=None, rtol=RTOL, s
                                       allow_unused=True)
     for i, g, t in zip(wrt, our_grads, their_grads):
         if t is None:
-            assert g is None or not numpy.any(g.data), f"input {i}: torch has no gradient, minigan has one"
+            assert g is None or not numpy.any(g.array), f"input {i}: torch has no gradient, minigan has one"
             continue
         assert g is not None, f"input {i}: minigan has no gradient"
-        assert_close(g.data, t.detach().numpy(), rtol, what=f"gradient of input {i}")
+        assert_close(g.array, t.detach().numpy(), rtol, what=f"gradient of input {i}")
+        # a gradient made with create_graph is differentiable exactly where torch's is
+        if not torch_fused:
+            assert g.requires_grad == t.requires_grad, f"gradient of input {i}: requires_grad {g.requires_grad}, " \
+                                                       f"torch's {t.requires_grad}"
         for x in ours:
-            assert not numpy.shares_memory(g.data, x.data), f"gradient of input {i} shares memory with an input"
+            assert not numpy.shares_memory(g.array, x.array), f"gradient of input {i} shares memory with an input"
 
     if second_order:
         _assert_second_order_matches(our_grads, their_grads, ours, theirs, wrt, rng, rtol)
     for i, (a, original) in enumerate(zip(arrays, originals)):
         numpy.testing.assert_array_equal(a, original, err_msg=f"input {i} was mutated")
-        numpy.testing.assert_array_equal(ours[i].data, original, err_msg=f"minigan input {i} was mutated")
+        numpy.testing.assert_array_equal(ours[i].array, original, err_msg=f"minigan input {i} was mutated")
 
 
 def _assert_second_order_matches(our_grads, their_grads, ours, theirs, wrt, rng, rtol):
     """d/dx of s = Σ (‖g‖² + w·g) over the first-order gradients g: a penalty-like scalar."""
-    pairs = [(g, t) for g, t in zip(our_grads, their_grads) if t is not None and t.requires_grad]
+    pairs = [(g, t) for g, t in zip(our_grads, their_grads) if t is not None and t.requires_grad and g.requires_grad]
     if not pairs:
         return
     weights = [rng.standard_normal(t.shape) for _, t in pairs]
     our_s = sum(((g * g).sum() + (g * minigan.tensor(w)).sum() for (g, _), w in zip(pairs, weights)), start=0.0)
     their_s = sum(((t * t).sum() + (t * torch.tensor(w)).sum() for (_, t), w in zip(pairs, weights)), start=0.0)
-    assert_close(our_s.data, their_s.detach().numpy(), rtol, what="penalty of the first-order gradients")
-    # where the first-order gradients are constants (relu, abs: piecewise linear), minigan records
-    # no graph for them, while torch does and finds zeros: both mean a zero second derivative
-    our_second = (minigan.grad(our_s, [ours[i] for i in wrt], allow_unused=True) if our_s.requires_grad
-                  else [None] * len(wrt))
+    assert_close(our_s.array, their_s.detach().numpy(), rtol, what="penalty of the first-order gradients")
+    # the first-order gradients are in the graph exactly where torch's are (checked above), so the
+    # second-order gradients exist (even where they are zeros: relu, abs) exactly where torch's do
+    our_second = minigan.grad(our_s, [ours[i] for i in wrt], allow_unused=True)
     their_second = torch.autograd.grad(their_s, [theirs[i] for i in wrt], allow_unused=True)
     for i, g, t in zip(wrt, our_second, their_second):
-        if t is None:
-            assert g is None or not numpy.any(g.data), f"input {i}: torch has no second-order gradient"
-        elif g is None:
-            assert not t.any(), f"input {i}: minigan has no second-order gradient, torch has one"
-        else:
-            assert_close(g.data, t.numpy(), rtol, what=f"second-order gradient of input {i}")
+        assert (g is None) == (t is None), f"input {i}: second-order gradient {g} but torch's {t}"
+        if t is not None:
+            assert_close(g.array, t.numpy(force=True), rtol, what=f"second-order gradient of input {i}")

@@ -74,7 +74,7 @@ def test_torch_twins_have_minigans_architecture_and_initial_weights(name):
         for model, ours_in, theirs_in in (("G", ours["noise_G"], theirs["noise_G"]),
                                           ("D", ours["real"][0], theirs["real"][0])):
             expected = getattr(pair["torch"], model)(theirs_in).numpy()
-            numpy.testing.assert_allclose(getattr(pair["minigan"], model)(ours_in).data, expected,
+            numpy.testing.assert_allclose(getattr(pair["minigan"], model)(ours_in).array, expected,
                                           rtol=1e-4, atol=1e-5, err_msg=f"{name} {model}")
 
 

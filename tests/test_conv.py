@@ -41,12 +41,13 @@ def as_numpy(tensor):
 
 
 def assert_conv2d_matches_torch(arrays, **options):
-    assert_matches_torch(lambda *t: conv2d(*t, **options), arrays, lambda *t: F.conv2d(*t, **options))
+    assert_matches_torch(lambda *t: conv2d(*t, **options), arrays, lambda *t: F.conv2d(*t, **options),
+                         torch_fused=True)
 
 
 def assert_conv_transpose2d_matches_torch(arrays, **options):
     assert_matches_torch(lambda *t: conv_transpose2d(*t, **options), arrays,
-                         lambda *t: F.conv_transpose2d(*t, **options))
+                         lambda *t: F.conv_transpose2d(*t, **options), torch_fused=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -88,7 +89,7 @@ def test_float32_stays_float32_and_matches_torch():
     ours = conv2d(minigan.tensor(x), minigan.tensor(w), minigan.tensor(b), stride=2, padding=1)
     theirs = F.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), stride=2, padding=1)
     assert ours.dtype == numpy.float32
-    assert_close(ours.data, theirs.numpy(), rtol=1e-5)
+    assert_close(ours.array, theirs.numpy(), rtol=1e-5)
 
 
 def test_third_order_gradient_matches_torch():

@@ -16,7 +16,7 @@ def leaf(*shape):
 
 
 def torch_twin(tensor):
-    return torch.tensor(tensor.data, requires_grad=True)
+    return torch.tensor(tensor.array, requires_grad=True)
 
 
 # -- graph walking ----------------------------------------------------------------------------
@@ -32,7 +32,7 @@ def test_diamond_gradients_match_torch():
     x_torch = torch_twin(x)
     diamond(minigan, x).backward()
     diamond(torch, x_torch).backward()
-    assert_close(x.grad.data, x_torch.grad.numpy(), what="gradient through the diamonds")
+    assert_close(x.grad.array, x_torch.grad.numpy(), what="gradient through the diamonds")
 
 
 def test_a_tensor_used_many_times_gets_every_contribution():
@@ -52,7 +52,7 @@ def test_a_chain_of_10000_ops_backpropagates():
     limit = sys.getrecursionlimit()
     y.sum().backward()
     assert sys.getrecursionlimit() == limit
-    numpy.testing.assert_allclose(x.grad.data, [1.0001 ** 10_000] * 2, rtol=1e-12)
+    numpy.testing.assert_allclose(x.grad.array, [1.0001 ** 10_000] * 2, rtol=1e-12)
 
 
 def test_grad_through_a_chain_of_10000_ops():
@@ -84,7 +84,7 @@ def test_grad_with_respect_to_an_intermediate_tensor_matches_torch():
     ours = minigan.grad(y, [hidden, x])
     theirs = torch.autograd.grad(y_torch, [hidden_torch, x_torch])
     for g, t in zip(ours, theirs):
-        assert_close(g.data, t.numpy())
+        assert_close(g.array, t.numpy())
 
 
 def test_grad_of_several_outputs_sums_their_contributions():
@@ -93,7 +93,7 @@ def test_grad_of_several_outputs_sums_their_contributions():
     v = rng.standard_normal(3)
     (ours,) = minigan.grad([x.exp(), (x * x).sum()], x, [minigan.tensor(v), None])
     (theirs,) = torch.autograd.grad([x_torch.exp(), (x_torch * x_torch).sum()], x_torch, [torch.tensor(v), None])
-    assert_close(ours.data, theirs.numpy())
+    assert_close(ours.array, theirs.numpy())
 
 
 # -- accumulation, graph freeing --------------------------------------------------------------
@@ -101,7 +101,7 @@ def test_two_backward_calls_accumulate_into_grad():
     x = leaf(3)
     (x * x).sum().backward()
     x.exp().sum().backward()
-    assert_close(x.grad.data, 2 * x.data + numpy.exp(x.data))
+    assert_close(x.grad.array, 2 * x.array + numpy.exp(x.array))
 
 
 def test_backward_twice_without_retain_graph_raises_and_names_retain_graph():
@@ -136,9 +136,9 @@ def test_retain_graph_allows_a_second_backward():
     x = leaf(3)
     y = (x.tanh() * x).sum()
     y.backward(retain_graph=True)
-    first = x.grad.data.copy()
+    first = x.grad.array.copy()
     y.backward()
-    assert_close(x.grad.data, 2 * first)
+    assert_close(x.grad.array, 2 * first)
 
 
 # -- grad modes, detach ------------------------------------------------------------------------
@@ -233,9 +233,9 @@ def test_detach_cuts_the_graph_and_keeps_the_data():
     x = leaf(3)
     detached = x.detach()
     assert_no_graph(detached)
-    assert numpy.shares_memory(detached.data, x.data)  # as torch's detach: same storage
+    assert numpy.shares_memory(detached.array, x.array)  # as torch's detach: same storage
     (x * x.detach()).sum().backward()  # d/dx x·c = c, not 2x
-    assert_close(x.grad.data, x.data)
+    assert_close(x.grad.array, x.array)
 
 
 # -- higher order, hooks -----------------------------------------------------------------------
@@ -245,9 +245,9 @@ def test_create_graph_gradients_are_differentiable_to_third_order():
     (second,) = minigan.grad(first.sum(), x, create_graph=True)
     (third,) = minigan.grad(second.sum(), x)
     assert first.requires_grad and second.requires_grad and not third.requires_grad
-    assert_close(first.data, 4 * x.data ** 3)
-    assert_close(second.data, 12 * x.data ** 2)
-    assert_close(third.data, 24 * x.data)
+    assert_close(first.array, 4 * x.array ** 3)
+    assert_close(second.array, 12 * x.array ** 2)
+    assert_close(third.array, 24 * x.array)
 
 
 def test_backward_with_create_graph_leaves_a_differentiable_grad():
@@ -255,8 +255,8 @@ def test_backward_with_create_graph_leaves_a_differentiable_grad():
     x.tanh().sum().backward(create_graph=True)
     assert x.grad.requires_grad
     (second,) = minigan.grad(x.grad.sum(), x)
-    y = numpy.tanh(x.data)
-    assert_close(second.data, -2 * y * (1 - y * y))  # d/dx (1 - tanh²x)
+    y = numpy.tanh(x.array)
+    assert_close(second.array, -2 * y * (1 - y * y))  # d/dx (1 - tanh²x)
 
 
 def test_gradient_penalty_matches_torch():
@@ -270,30 +270,30 @@ def test_gradient_penalty_matches_torch():
     x_torch, weight_torch = torch_twin(x), torch_twin(weight)
     penalty(minigan, minigan.grad, x, weight).backward()
     penalty(torch, torch.autograd.grad, x_torch, weight_torch).backward()
-    assert_close(weight.grad.data, weight_torch.grad.numpy(), what="weight gradient")
-    assert_close(x.grad.data, x_torch.grad.numpy(), what="input gradient")
+    assert_close(weight.grad.array, weight_torch.grad.numpy(), what="weight gradient")
+    assert_close(x.grad.array, x_torch.grad.numpy(), what="input gradient")
 
 
 def test_a_hook_on_a_leaf_sees_its_gradient_and_may_replace_it():
     x = leaf(3)
     seen = []
-    x.register_hook(lambda g: seen.append(g.data.copy()))
+    x.register_hook(lambda g: seen.append(g.array.copy()))
     x.register_hook(lambda g: g * 10)
     (x * 3).sum().backward()
     assert_close(seen[0], numpy.full(3, 3.0))
-    assert_close(x.grad.data, numpy.full(3, 30.0))
+    assert_close(x.grad.array, numpy.full(3, 30.0))
 
 
 def test_a_hook_on_an_intermediate_tensor_sees_its_gradient_and_may_replace_it():
     x = leaf(3)
     hidden = x * 3
     seen = []
-    hidden.register_hook(lambda g: seen.append(g.data.copy()))
+    hidden.register_hook(lambda g: seen.append(g.array.copy()))
     hidden.register_hook(lambda g: g * 10)
     (hidden * 2).sum().backward()
     assert len(seen) == 1
     assert_close(seen[0], numpy.full(3, 2.0))
-    assert_close(x.grad.data, numpy.full(3, 60.0))  # 2 · 10 · 3
+    assert_close(x.grad.array, numpy.full(3, 60.0))  # 2 · 10 · 3
 
 
 def test_a_hook_on_an_intermediate_tensor_acts_in_grad_too():
@@ -301,7 +301,7 @@ def test_a_hook_on_an_intermediate_tensor_acts_in_grad_too():
     hidden = x.exp()
     hidden.register_hook(lambda g: g * 0)
     (gradient,) = minigan.grad((hidden + x).sum(), x)
-    assert_close(gradient.data, numpy.ones(3))
+    assert_close(gradient.array, numpy.ones(3))
 
 
 def test_a_hook_cannot_go_on_a_tensor_that_needs_no_grad():
@@ -316,35 +316,35 @@ def test_grad_leaves_every_leaf_grad_untouched():
     before = x.grad
     y = (x * w).sum() + (unused * 0).sum()
     minigan.grad(y, x)
-    assert x.grad is before and numpy.all(x.grad.data == 7.0)
+    assert x.grad is before and numpy.all(x.grad.array == 7.0)
     assert w.grad is None and unused.grad is None
 
 
 def test_forward_and_backward_do_not_mutate_inputs_or_the_seed_gradient():
     x, w = leaf(3, 4), leaf(4)
-    x_before, w_before = x.data.copy(), w.data.copy()
+    x_before, w_before = x.array.copy(), w.array.copy()
     seed = minigan.tensor(rng.standard_normal(3))
-    seed_before = seed.data.copy()
+    seed_before = seed.array.copy()
     y = (x * w).tanh().sum(1) + x[:, 0]
     y.backward(seed)
     y = (x * w).tanh().sum(1) + x[:, 0]
     y.backward(seed)  # the second call accumulates into .grad, never into anything else
-    for array, before in [(x.data, x_before), (w.data, w_before), (seed.data, seed_before)]:
+    for array, before in [(x.array, x_before), (w.array, w_before), (seed.array, seed_before)]:
         numpy.testing.assert_array_equal(array, before)
 
 
 def assert_owns_its_memory(gradient, *tensors):
     for tensor in tensors:
         assert gradient is not tensor
-        assert not numpy.shares_memory(gradient.data, tensor.data)
+        assert not numpy.shares_memory(gradient.array, tensor.array)
 
 
 def test_leaf_gradients_of_a_sum_do_not_share_memory():
     a, b = leaf(3), leaf(3)
     (a + b).sum().backward()
     assert_owns_its_memory(a.grad, b.grad, a, b)
-    a.grad.data += 1  # optimizers write into gradients in place: b.grad must not change
-    numpy.testing.assert_array_equal(b.grad.data, numpy.ones(3))
+    a.grad.array += 1  # optimizers write into gradients in place: b.grad must not change
+    numpy.testing.assert_array_equal(b.grad.array, numpy.ones(3))
 
 
 def test_a_gradient_through_a_view_does_not_share_memory_with_the_seed():
@@ -386,7 +386,7 @@ def test_a_gradient_has_the_dtype_of_its_tensor_when_float32_meets_float64():
     assert y.dtype == numpy.float64
     y.backward()
     assert x.grad.dtype == numpy.float32 and constant.grad.dtype == numpy.float64
-    assert_close(x.grad.data, 3 * constant.data, rtol=1e-7)  # x·c is added to both elements
+    assert_close(x.grad.array, 3 * constant.array, rtol=1e-7)  # x·c is added to both elements
 
 
 def test_a_seed_of_another_dtype_gives_gradients_of_the_output_dtype():
@@ -431,7 +431,7 @@ def test_grad_of_an_unused_input_raises_unless_allow_unused():
         minigan.grad((x * 2).sum(), [x, unused], retain_graph=True)
     gradient, nothing = minigan.grad((x * 2).sum(), [x, unused], allow_unused=True)
     assert nothing is None
-    assert_close(gradient.data, numpy.full(3, 2.0))
+    assert_close(gradient.array, numpy.full(3, 2.0))
 
 
 @pytest.mark.parametrize("name, fn", [

@@ -145,7 +145,7 @@ def test_gradgradcheck_in_random_directions_catches_a_cached_raw_array():
 # -- how the checks treat their arguments ----------------------------------------------------
 def test_gradcheck_leaves_the_callers_tensors_alone_and_works_in_float64():
     x = minigan.tensor(rng.standard_normal((2, 3)).astype(numpy.float32), requires_grad=True)
-    before = x.data.copy()
+    before = x.array.copy()
     seen = []
 
     def fn(t):
@@ -153,7 +153,7 @@ def test_gradcheck_leaves_the_callers_tensors_alone_and_works_in_float64():
         return t.tanh()
 
     assert gradcheck(fn, (x,))
-    numpy.testing.assert_array_equal(x.data, before)
+    numpy.testing.assert_array_equal(x.array, before)
     assert x.dtype == numpy.float32 and x.grad is None
     assert set(seen) == {numpy.dtype(numpy.float64)}
 

@@ -88,7 +88,7 @@ def test_binary_cross_entropy_with_logits_is_finite_and_exact_for_extreme_logits
     def theirs(x, y, pos_weight=None):
         return F.binary_cross_entropy_with_logits(x, y, reduction=reduction, pos_weight=pos_weight)
 
-    assert numpy.all(numpy.isfinite(ours(*[minigan.tensor(a) for a in arrays]).data))
+    assert numpy.all(numpy.isfinite(ours(*[minigan.tensor(a) for a in arrays]).array))
     assert_matches_torch(ours, arrays, torch_fn=theirs, grad_mask=[True] + [False] * (len(arrays) - 1))
 
 
@@ -104,7 +104,7 @@ def test_binary_cross_entropy_clamps_each_log_at_minus_100_as_torch(reduction):
     p = numpy.array([0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.5, 1e-50])
     y = numpy.array([0.0, 1.0, 0.0, 1.0, 0.3, 0.7, 1.0, 1.0])
     loss = binary_cross_entropy(minigan.tensor(p), minigan.tensor(y), reduction="none")
-    numpy.testing.assert_allclose(loss.data, [0.0, 100.0, 100.0, 0.0, 30.0, 30.0, numpy.log(2), 100.0], rtol=1e-15)
+    numpy.testing.assert_allclose(loss.array, [0.0, 100.0, 100.0, 0.0, 30.0, 30.0, numpy.log(2), 100.0], rtol=1e-15)
     assert_matches_torch(lambda p, y: binary_cross_entropy(p, y, reduction=reduction), [p, y],
                          torch_fn=lambda p, y: F.binary_cross_entropy(p, y, reduction=reduction),
                          grad_mask=[True, False])

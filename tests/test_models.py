@@ -17,7 +17,7 @@ def as_tensors(lib, *arrays):
 
 
 def assert_same_loss(ours, theirs, what):
-    assert_close(ours.data, theirs.detach().numpy(), what=what)
+    assert_close(ours.array, theirs.detach().numpy(), what=what)
 
 
 def twins(build, *args):
@@ -110,7 +110,7 @@ def test_mnist_mlp_gan_losses_and_gradients_match_torch():
     assert_same_loss(d_loss, their_d_loss, "D loss")
     assert_same_loss(g_loss, their_g_loss, "G loss")
     for name, grad in d_grads.items():
-        assert_close(grad.data, their_d_grads[name].numpy(), what=f"D loss gradient of {name}")
+        assert_close(grad.array, their_d_grads[name].numpy(), what=f"D loss gradient of {name}")
     assert_same_gradients(ours[0], theirs[0])  # G's gradients of the G loss
 
 
@@ -194,7 +194,7 @@ def test_batchnorm_mlp_gan_losses_gradients_and_running_statistics_match_torch()
     ours.eval()
     theirs.eval()
     samples = ours[0](minigan.tensor(z))
-    assert_close(samples.data, theirs[0](torch.tensor(z)).detach().numpy(), what="samples in eval mode")
+    assert_close(samples.array, theirs[0](torch.tensor(z)).detach().numpy(), what="samples in eval mode")
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,7 +309,7 @@ def test_dcgan_losses_gradients_and_running_statistics_match_torch():
     assert_same_loss(errD, their_errD, "errD")
     assert_same_loss(errG, their_errG, "errG")
     for name, grad in d_grads.items():
-        assert_close(grad.data, their_d_grads[name].numpy(), what=f"errD gradient of {name}")
+        assert_close(grad.array, their_d_grads[name].numpy(), what=f"errD gradient of {name}")
     assert_same_gradients(ours, theirs)  # G's from errG; D's from errD + errG, as the seed leaves them
     assert_same_state(ours, theirs)
 
@@ -378,6 +378,6 @@ def test_wgan_gp_critic_loss_with_gradient_penalty_and_all_gradients_match_torch
     assert_same_loss(d_loss, their_d_loss, "critic loss")
     assert_same_loss(g_loss, their_g_loss, "generator loss")
     for name, grad in d_grads.items():
-        assert_close(grad.data, their_d_grads[name].numpy(), what=f"critic loss gradient of {name}")
+        assert_close(grad.array, their_d_grads[name].numpy(), what=f"critic loss gradient of {name}")
     assert_same_gradients(ours, theirs)  # both networks' gradients of the generator loss
     assert_same_state(ours, theirs)

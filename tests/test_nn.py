@@ -47,7 +47,7 @@ def assert_same_gradients(ours, theirs):
     """
     our_params, their_params = dict(ours.named_parameters()), dict(theirs.named_parameters())
     assert list(our_params) == list(their_params)
-    our_grads = {name: _gradient(param, lambda grad: grad.data) for name, param in our_params.items()}
+    our_grads = {name: _gradient(param, lambda grad: grad.array) for name, param in our_params.items()}
     their_grads = {name: _gradient(param, lambda grad: grad.numpy()) for name, param in their_params.items()}
     noise = 1e-12 * max((numpy.abs(grad).max(initial=0.0) for grad in their_grads.values()), default=0.0)
     for name, their_grad in their_grads.items():
@@ -63,7 +63,7 @@ def assert_same_state(ours, theirs):
     assert list(our_state) == list(their_state)
     for key, value in their_state.items():
         assert our_state[key].dtype == value.numpy().dtype, key
-        assert_close(our_state[key].data, value.numpy(), what=key)
+        assert_close(our_state[key].array, value.numpy(), what=key)
 
 
 def assert_step_matches(ours, theirs, array, seed=0):
@@ -74,7 +74,7 @@ def assert_step_matches(ours, theirs, array, seed=0):
     floating = array.dtype.kind == "f"
     x, their_x = minigan.tensor(array, requires_grad=floating), torch.tensor(array, requires_grad=floating)
     output, their_output = ours(x), theirs(their_x)
-    assert_close(output.data, their_output.detach().numpy(), what="output")
+    assert_close(output.array, their_output.detach().numpy(), what="output")
     if not their_output.requires_grad:
         return
     # a stream of its own: an incoming gradient proportional to the input would hide errors
@@ -82,7 +82,7 @@ def assert_step_matches(ours, theirs, array, seed=0):
     output.backward(minigan.tensor(incoming))
     their_output.backward(torch.tensor(incoming))
     if floating:
-        assert_close(x.grad.data, their_x.grad.numpy(), what="input gradient")
+        assert_close(x.grad.array, their_x.grad.numpy(), what="input gradient")
     assert_same_gradients(ours, theirs)
 
 
@@ -150,7 +150,7 @@ def test_embedding_matches_torch_and_sums_gradients_of_repeated_rows(padding_idx
     ours, theirs = twins(lambda nn: nn.Embedding(6, 3, padding_idx=padding_idx))
     assert_step_matches(ours, theirs, numpy.array([[0, 2, 5, 2], [5, 5, 1, 2]]))
     if padding_idx is not None:
-        assert not numpy.any(ours.weight.grad.data[padding_idx])
+        assert not numpy.any(ours.weight.grad.array[padding_idx])
 
 
 def test_batchnorm_running_statistics_follow_torch_over_steps_and_eval_uses_them():
@@ -158,15 +158,15 @@ def test_batchnorm_running_statistics_follow_torch_over_steps_and_eval_uses_them
     rng = numpy.random.default_rng(1)
     for step in range(4):
         assert_step_matches(ours, theirs, rng.normal(step, 1.0 + step, (3, 2, 2, 3)), seed=step)
-        assert_close(ours.running_mean.data, theirs.running_mean.numpy(), what="running_mean")
-        assert_close(ours.running_var.data, theirs.running_var.numpy(), what="running_var")
+        assert_close(ours.running_mean.array, theirs.running_mean.numpy(), what="running_mean")
+        assert_close(ours.running_var.array, theirs.running_var.numpy(), what="running_var")
     assert int(ours.num_batches_tracked.item()) == 4
     ours.eval()
     x = rng.normal(0.0, 1.0, (3, 2, 2, 3))
-    per_channel = {name: getattr(ours, name).data.reshape(1, 2, 1, 1)
+    per_channel = {name: getattr(ours, name).array.reshape(1, 2, 1, 1)
                    for name in ["running_mean", "running_var", "weight", "bias"]}
     normalized = (x - per_channel["running_mean"]) / numpy.sqrt(per_channel["running_var"] + 1e-5)
-    assert_close(ours(minigan.tensor(x)).data, normalized * per_channel["weight"] + per_channel["bias"])
+    assert_close(ours(minigan.tensor(x)).array, normalized * per_channel["weight"] + per_channel["bias"])
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,8 +191,8 @@ def test_functional_embedding_matches_torch():
 
 def test_functional_names_match_torch_signatures():
     x = minigan.tensor([[-1.0, 2.0]])
-    assert F.relu(x, inplace=True).tolist() == [[0.0, 2.0]]
-    assert F.leaky_relu(x, 0.5, inplace=False).tolist() == [[-0.5, 2.0]]
+    assert F.leaky_relu(x, 0.5, inplace=False).tolist() == [[-0.5, 2.0]] and x.tolist() == [[-1.0, 2.0]]
+    assert F.relu(x, inplace=True) is x and x.tolist() == [[0.0, 2.0]]  # written into x, as torch's
     for name in ["linear", "conv2d", "conv_transpose2d", "batch_norm", "instance_norm", "layer_norm", "embedding",
                  "dropout", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss", "pad",
                  "sigmoid", "tanh", "softplus", "logsigmoid", "cross_entropy", "log_softmax", "softmax"]:
@@ -206,10 +206,10 @@ def test_dropout_zeroes_a_fraction_p_and_scales_the_rest_by_one_over_one_minus_p
     minigan.manual_seed(0)
     x = minigan.ones(200, 500, dtype=minigan.float64, requires_grad=True)
     y = nn.Dropout(0.3)(x)
-    assert set(numpy.unique(y.data)) == {0.0, 1 / 0.7}
-    assert abs((y.data == 0).mean() - 0.3) < 0.01
+    assert set(numpy.unique(y.array)) == {0.0, 1 / 0.7}
+    assert abs((y.array == 0).mean() - 0.3) < 0.01
     y.sum().backward()
-    numpy.testing.assert_array_equal(x.grad.data, y.data)  # d/dx (mask · x / (1 - p)) = mask / (1 - p)
+    numpy.testing.assert_array_equal(x.grad.array, y.array)  # d/dx (mask · x / (1 - p)) = mask / (1 - p)
 
 
 def test_dropout_is_the_identity_in_eval_and_for_p_0_and_zero_for_p_1():
@@ -217,7 +217,7 @@ def test_dropout_is_the_identity_in_eval_and_for_p_0_and_zero_for_p_1():
     assert nn.Dropout().eval()(x) is x
     assert F.dropout(x, 0.5, training=False) is x
     assert F.dropout(x, 0.0) is x
-    assert not numpy.any(F.dropout(x, 1.0).data)
+    assert not numpy.any(F.dropout(x, 1.0).array)
     with pytest.raises(ValueError, match="between 0 and 1"):
         nn.Dropout(1.5)
 
@@ -226,7 +226,7 @@ def test_dropout_masks_repeat_with_the_seed():
     minigan.manual_seed(7)
     first = F.dropout(minigan.ones(50), 0.5)
     minigan.manual_seed(7)
-    numpy.testing.assert_array_equal(F.dropout(minigan.ones(50), 0.5).data, first.data)
+    numpy.testing.assert_array_equal(F.dropout(minigan.ones(50), 0.5).array, first.array)
 
 
 # --------------------------------------------------------------------------------------------
@@ -255,11 +255,11 @@ def test_loss_module_matches_torch(build, kind):
     x = minigan.tensor(input, requires_grad=True)
     their_x = torch.tensor(input, requires_grad=True)
     loss, their_loss = ours(x, minigan.tensor(target)), theirs(their_x, torch.tensor(target))
-    assert_close(loss.data, their_loss.detach().numpy(), what="loss")
+    assert_close(loss.array, their_loss.detach().numpy(), what="loss")
     incoming = rng.standard_normal(tuple(their_loss.shape))
     loss.backward(minigan.tensor(incoming))
     their_loss.backward(torch.tensor(incoming))
-    assert_close(x.grad.data, their_x.grad.numpy(), what="input gradient")
+    assert_close(x.grad.array, their_x.grad.numpy(), what="input gradient")
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # torch warns that size_average and reduce are deprecated
@@ -283,19 +283,19 @@ def test_state_dict_of_a_model_has_torchs_keys_and_loads_torchs_values():
 def test_load_state_dict_copies_into_the_existing_arrays_so_views_stay_valid():
     layer = nn.Linear(3, 2).double()
     flat = numpy.zeros(8)  # an optimizer's flat buffer, with the parameters as views into it
-    layer.weight.data, layer.bias.data = flat[:6].reshape(2, 3), flat[6:]
-    weight_array = layer.weight.data
+    layer.weight.array, layer.bias.array = flat[:6].reshape(2, 3), flat[6:]
+    weight_array = layer.weight.array
     source = nn.Linear(3, 2)  # float32 values, cast on copy as torch's copy_ does
     result = layer.load_state_dict(source.state_dict())
-    assert layer.weight.data is weight_array and layer.weight.dtype == numpy.float64
-    numpy.testing.assert_array_equal(flat, numpy.concatenate([source.weight.data.ravel(), source.bias.data]))
+    assert layer.weight.array is weight_array and layer.weight.dtype == numpy.float64
+    numpy.testing.assert_array_equal(flat, numpy.concatenate([source.weight.array.ravel(), source.bias.array]))
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert repr(result) == "<All keys matched successfully>"
 
 
 def test_load_state_dict_reports_every_bad_key_at_once_and_copies_nothing():
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
-    before = {key: value.data.copy() for key, value in model.state_dict().items()}
+    before = {key: value.array.copy() for key, value in model.state_dict().items()}
     bad = {key: value.numpy() for key, value in model.state_dict().items()}
     del bad["0.bias"], bad["1.running_var"]
     bad["2.weight"], bad["extra"] = numpy.zeros(2), numpy.zeros(1)
@@ -310,7 +310,7 @@ def test_load_state_dict_reports_every_bad_key_at_once_and_copies_nothing():
                      "the shape in current model is (2,)."]:
         assert expected in message
     for key, value in model.state_dict().items():
-        numpy.testing.assert_array_equal(value.data, before[key], err_msg=f"{key} changed by a failed load")
+        numpy.testing.assert_array_equal(value.array, before[key], err_msg=f"{key} changed by a failed load")
 
 
 def test_load_state_dict_not_strict_returns_the_unmatched_keys_but_still_rejects_wrong_shapes():
@@ -318,7 +318,7 @@ def test_load_state_dict_not_strict_returns_the_unmatched_keys_but_still_rejects
     partial = {"weight": numpy.ones((2, 3)), "extra": numpy.zeros(1)}
     result = model.load_state_dict(partial, strict=False)
     assert result.missing_keys == ["bias"] and result.unexpected_keys == ["extra"]
-    numpy.testing.assert_array_equal(model.weight.data, numpy.ones((2, 3)))
+    numpy.testing.assert_array_equal(model.weight.array, numpy.ones((2, 3)))
     with pytest.raises(RuntimeError, match="size mismatch for weight"):
         model.load_state_dict({"weight": numpy.ones((3, 2))}, strict=False)
     with pytest.raises(TypeError, match="dict-like"):
@@ -335,7 +335,7 @@ def test_state_dict_skips_non_persistent_buffers_and_shares_memory():
     module = Counter()
     assert list(module.state_dict()) == ["kept"]
     assert [name for name, _ in module.named_buffers()] == ["kept", "scratch"]
-    assert numpy.shares_memory(module.state_dict()["kept"].data, module.kept.data)
+    assert numpy.shares_memory(module.state_dict()["kept"].array, module.kept.array)
     assert not module.state_dict()["kept"].requires_grad
 
 
@@ -421,25 +421,25 @@ def test_fans_are_torchs(shape):
 def test_init_functions_fill_in_place_without_a_graph_and_return_the_tensor():
     minigan.manual_seed(0)
     layer = nn.Linear(300, 400).double()
-    weight, array = layer.weight, layer.weight.data
+    weight, array = layer.weight, layer.weight.array
     for fill in [lambda w: nn.init.uniform_(w, -0.5, 0.5), lambda w: nn.init.normal_(w, 0.0, 0.02),
                  lambda w: nn.init.constant_(w, 0.3), nn.init.zeros_, nn.init.ones_, nn.init.xavier_uniform_,
                  nn.init.xavier_normal_, nn.init.kaiming_uniform_, nn.init.kaiming_normal_]:
         assert fill(weight) is weight
-        assert weight.data is array and weight.grad_fn is None and weight.requires_grad
-    weight = layer.weight.data  # 400 × 300 = 120,000 samples for the distributions below
-    _assert_uniform(nn.init.uniform_(layer.weight, -0.5, 0.5).data, 0.5)
-    _assert_normal(nn.init.normal_(layer.weight, 1.0, 0.02).data, 1.0, 0.02)
-    assert numpy.all(nn.init.constant_(layer.weight, 0.3).data == 0.3)
-    assert numpy.all(nn.init.zeros_(layer.weight).data == 0) and numpy.all(nn.init.ones_(layer.weight).data == 1)
+        assert weight.array is array and weight.grad_fn is None and weight.requires_grad
+    weight = layer.weight.array  # 400 × 300 = 120,000 samples for the distributions below
+    _assert_uniform(nn.init.uniform_(layer.weight, -0.5, 0.5).array, 0.5)
+    _assert_normal(nn.init.normal_(layer.weight, 1.0, 0.02).array, 1.0, 0.02)
+    assert numpy.all(nn.init.constant_(layer.weight, 0.3).array == 0.3)
+    assert numpy.all(nn.init.zeros_(layer.weight).array == 0) and numpy.all(nn.init.ones_(layer.weight).array == 1)
     fan_in, fan_out = 300, 400
-    _assert_uniform(nn.init.xavier_uniform_(layer.weight, gain=2.0).data, 2.0 * math.sqrt(6 / (fan_in + fan_out)))
-    _assert_normal(nn.init.xavier_normal_(layer.weight).data, 0.0, math.sqrt(2 / (fan_in + fan_out)))
-    _assert_uniform(nn.init.kaiming_uniform_(layer.weight, a=0.2).data,
+    _assert_uniform(nn.init.xavier_uniform_(layer.weight, gain=2.0).array, 2.0 * math.sqrt(6 / (fan_in + fan_out)))
+    _assert_normal(nn.init.xavier_normal_(layer.weight).array, 0.0, math.sqrt(2 / (fan_in + fan_out)))
+    _assert_uniform(nn.init.kaiming_uniform_(layer.weight, a=0.2).array,
                     math.sqrt(3) * math.sqrt(2 / (1 + 0.2 ** 2)) / math.sqrt(fan_in))
-    _assert_normal(nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu").data,
+    _assert_normal(nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu").array,
                    0.0, math.sqrt(2) / math.sqrt(fan_out))
-    assert layer.weight.data is weight
+    assert layer.weight.array is weight
 
 
 def test_init_draws_repeat_with_the_seed_or_a_given_generator():
@@ -447,10 +447,10 @@ def test_init_draws_repeat_with_the_seed_or_a_given_generator():
     first = nn.Linear(4, 3)
     minigan.manual_seed(3)
     second = nn.Linear(4, 3)
-    numpy.testing.assert_array_equal(first.weight.data, second.weight.data)
+    numpy.testing.assert_array_equal(first.weight.array, second.weight.array)
     a = nn.init.normal_(minigan.zeros(5), generator=numpy.random.default_rng(1))
     b = nn.init.normal_(minigan.zeros(5), generator=numpy.random.default_rng(1))
-    numpy.testing.assert_array_equal(a.data, b.data)
+    numpy.testing.assert_array_equal(a.array, b.array)
 
 
 @pytest.mark.parametrize("build, fan_in", [
@@ -463,21 +463,21 @@ def test_default_initialisation_draws_from_torchs_distribution(build, fan_in):
     torch.manual_seed(0)
     ours, theirs = build(nn), build(torch.nn)
     bound = 1 / math.sqrt(fan_in)
-    _assert_uniform(ours.weight.data, bound)
+    _assert_uniform(ours.weight.array, bound)
     _assert_uniform(theirs.weight.detach().numpy(), bound)
-    assert numpy.abs(ours.bias.data).max() <= bound
+    assert numpy.abs(ours.bias.array).max() <= bound
     assert ours.weight.dtype == numpy.float32 == theirs.weight.detach().numpy().dtype
 
 
 def test_default_initialisation_of_norms_and_embedding_is_torchs():
     minigan.manual_seed(0)
     batch_norm, layer_norm = nn.BatchNorm2d(5), nn.LayerNorm((2, 3))
-    assert numpy.all(batch_norm.weight.data == 1) and numpy.all(batch_norm.bias.data == 0)
-    assert numpy.all(batch_norm.running_mean.data == 0) and numpy.all(batch_norm.running_var.data == 1)
+    assert numpy.all(batch_norm.weight.array == 1) and numpy.all(batch_norm.bias.array == 0)
+    assert numpy.all(batch_norm.running_mean.array == 0) and numpy.all(batch_norm.running_var.array == 1)
     assert batch_norm.num_batches_tracked.item() == 0 and batch_norm.num_batches_tracked.dtype == numpy.int64
-    assert numpy.all(layer_norm.weight.data == 1) and numpy.all(layer_norm.bias.data == 0)
-    _assert_normal(nn.Embedding(1000, 100).weight.data, 0.0, 1.0)
-    assert not numpy.any(nn.Embedding(10, 4, padding_idx=3).weight.data[3])
+    assert numpy.all(layer_norm.weight.array == 1) and numpy.all(layer_norm.bias.array == 0)
+    _assert_normal(nn.Embedding(1000, 100).weight.array, 0.0, 1.0)
+    assert not numpy.any(nn.Embedding(10, 4, padding_idx=3).weight.array[3])
 
 
 # --------------------------------------------------------------------------------------------
@@ -538,18 +538,18 @@ def test_apply_runs_dcgans_weights_init():
 
     minigan.manual_seed(0)
     model = nn.Sequential(nn.ConvTranspose2d(100, 64, 4, 1, 0, bias=False), nn.BatchNorm2d(64), nn.ReLU(True))
-    model[1].bias.data[...] = 5
+    model[1].bias.array[...] = 5
     model.apply(weights_init)
-    _assert_normal(model[0].weight.data, 0.0, 0.02)
-    assert abs(model[1].weight.data.mean() - 1) < 0.02 and not numpy.any(model[1].bias.data)
+    _assert_normal(model[0].weight.array, 0.0, 0.02)
+    assert abs(model[1].weight.array.mean() - 1) < 0.02 and not numpy.any(model[1].bias.array)
 
 
 def test_zero_grad_sets_none_or_zeroes_in_place():
     model = nn.Linear(3, 2)
     model(minigan.randn(4, 3)).sum().backward()
-    grad_array = model.weight.grad.data
+    grad_array = model.weight.grad.array
     model.zero_grad(set_to_none=False)
-    assert model.weight.grad.data is grad_array and not numpy.any(grad_array)
+    assert model.weight.grad.array is grad_array and not numpy.any(grad_array)
     model.zero_grad()
     assert model.weight.grad is None and model.bias.grad is None
 
@@ -662,5 +662,5 @@ def test_deepcopy_gives_an_independent_module():
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     clone = copy.deepcopy(model)
     assert repr(clone) == repr(model) and clone[0].weight is not model[0].weight
-    numpy.testing.assert_array_equal(clone[0].weight.data, model[0].weight.data)
-    assert not numpy.shares_memory(clone[0].weight.data, model[0].weight.data)
+    numpy.testing.assert_array_equal(clone[0].weight.array, model[0].weight.array)
+    assert not numpy.shares_memory(clone[0].weight.array, model[0].weight.array)

@@ -35,7 +35,7 @@ def affine_arrays(affine, shape):
 
 def check_norm(ours, theirs, x, params):
     """Parity of `norm(x, *params)` (params: weight and bias, or nothing) through second order."""
-    assert_matches_torch(ours, [x] + params, torch_fn=theirs)
+    assert_matches_torch(ours, [x] + params, torch_fn=theirs, torch_fused=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -48,8 +48,8 @@ def test_batch_norm_training_matches_torch_and_updates_running_stats(shape, affi
     check_norm(lambda x, w=None, b=None: batch_norm(x, our_mean, our_var, w, b, training=True, momentum=0.2),
                lambda x, w=None, b=None: F.batch_norm(x, their_mean, their_var, w, b, training=True, momentum=0.2),
                randn(*shape), affine_arrays(affine, shape[1:2]))
-    assert_close(our_mean.data, their_mean.numpy(), what="running_mean")
-    assert_close(our_var.data, their_var.numpy(), what="running_var")
+    assert_close(our_mean.array, their_mean.numpy(), what="running_mean")
+    assert_close(our_var.array, their_var.numpy(), what="running_var")
 
 
 @pytest.mark.parametrize("affine", [True, False], ids=["affine", "plain"])
@@ -65,21 +65,21 @@ def test_batch_norm_eval_uses_running_stats_as_torch(shape, affine):
 def test_batch_norm_without_running_stats_uses_batch_stats(training):
     # torch's functional form needs running stats in eval; a module without them uses batch stats
     x, w, b = randn(4, 3, 5), randn(3), randn(3)
-    assert_matches_torch(lambda x, w, b: batch_norm(x, None, None, w, b, training=training), [x, w, b],
+    assert_matches_torch(lambda x, w, b: batch_norm(x, None, None, w, b, training=training), [x, w, b], torch_fused=True,
                          torch_fn=lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True))
 
 
 @pytest.mark.parametrize("shape", [(6, 3), (4, 3, 5, 2)], ids=["2-D", "4-D"])
 def test_batch_norm_running_stats_after_several_steps_equal_torch(shape):
     (our_mean, our_var), (their_mean, their_var) = twins(numpy.zeros(shape[1]), numpy.ones(shape[1]))
-    our_mean_array = our_mean.data
+    our_mean_array = our_mean.array
     for step in range(4):
         x = randn(*shape) * (step + 1) + step  # batches of different scales and offsets
         batch_norm(minigan.tensor(x, requires_grad=True), our_mean, our_var, training=True, momentum=0.1)
         F.batch_norm(torch.tensor(x), their_mean, their_var, training=True, momentum=0.1)
-        assert_close(our_mean.data, their_mean.numpy(), what=f"running_mean after step {step + 1}")
-        assert_close(our_var.data, their_var.numpy(), what=f"running_var after step {step + 1}")
-    assert our_mean.data is our_mean_array, "running_mean must be updated in place"
+        assert_close(our_mean.array, their_mean.numpy(), what=f"running_mean after step {step + 1}")
+        assert_close(our_var.array, their_var.numpy(), what=f"running_var after step {step + 1}")
+    assert our_mean.array is our_mean_array, "running_mean must be updated in place"
     assert not our_mean.requires_grad and our_mean.grad_fn is None, "running stats must stay outside the graph"
     check_norm(lambda x: batch_norm(x, our_mean, our_var), lambda x: F.batch_norm(x, their_mean, their_var),
                randn(*shape), [])
@@ -117,8 +117,8 @@ def test_instance_norm_running_stats_after_several_steps_equal_torch():
         x = randn(4, 3, 3, 4) * (step + 1) - step
         check_norm(lambda x: instance_norm(x, our_mean, our_var, momentum=0.3),
                    lambda x: F.instance_norm(x, their_mean, their_var, momentum=0.3), x, [])
-        assert_close(our_mean.data, their_mean.numpy(), what=f"running_mean after step {step + 1}")
-        assert_close(our_var.data, their_var.numpy(), what=f"running_var after step {step + 1}")
+        assert_close(our_mean.array, their_mean.numpy(), what=f"running_mean after step {step + 1}")
+        assert_close(our_var.array, their_var.numpy(), what=f"running_var after step {step + 1}")
     check_norm(lambda x, w, b: instance_norm(x, our_mean, our_var, w, b, use_input_stats=False),
                lambda x, w, b: F.instance_norm(x, their_mean, their_var, w, b, use_input_stats=False),
                randn(2, 3, 4, 4), [randn(3), randn(3)])

@@ -48,11 +48,6 @@ def lib_op(name, fn, *arrays):
     return pytest.param(lambda *t: fn(minigan, *t), lambda *t: fn(torch, *t), arrays, id=name)
 
 
-def twin_op(name, ours, theirs, *arrays):
-    """Different spellings on the two sides, for what torch lacks (negative slice steps)."""
-    return pytest.param(ours, theirs, arrays, id=name)
-
-
 ties = values(1.0, -2.0, 3.0, 0.5, -1.0, 2.0)
 ties_other = values(1.0, 2.0, -3.0, 0.5, 4.0, 2.0)  # equal to `ties` at elements 0, 3 and 5
 
@@ -216,8 +211,6 @@ INDEXING = [
     op("getitem int tensor", lambda a, i: a[i], randn(5, 2), numpy.array([[4, 0], [4, 1]])),
     op("getitem bool mask", lambda a, m: a[m], randn(3, 4), mask(3, 4)),
     op("getitem bool mask of rows", lambda a, m: a[m], randn(4, 3), numpy.array([True, False, True, True])),
-    twin_op("getitem negative step", lambda a: a[::-1], lambda a: a.flip(0), randn(4, 3)),
-    twin_op("getitem negative step 2", lambda a: a[:, ::-2], lambda a: a.flip(1)[:, ::2], randn(3, 5)),
 ]
 
 ACTIVATIONS = [

@@ -32,7 +32,7 @@ def set_grads(ours, theirs, rng, skip=()):
 
 def assert_params_match(ours, theirs):
     for i, (mine, twin) in enumerate(zip(ours, theirs)):
-        assert_close(mine.data, twin.detach().numpy(), what=f"parameter {i}")
+        assert_close(mine.array, twin.detach().numpy(), what=f"parameter {i}")
 
 
 def run_both(make_ours, make_theirs, steps=STEPS, skipped=lambda step: ()):
@@ -140,7 +140,7 @@ def assert_state_matches(ours, theirs):
     for index, state in ours["state"].items():
         assert list(state) == list(theirs["state"][index]), f"state entries of parameter {index}"
         for name, value in state.items():
-            assert_close(value.data, theirs["state"][index][name].numpy(), what=f"state {index} {name}")
+            assert_close(value.array, theirs["state"][index][name].numpy(), what=f"state {index} {name}")
     for mine, twin in zip(ours["param_groups"], theirs["param_groups"], strict=True):
         assert mine == {key: twin[key] for key in mine}
 
@@ -181,12 +181,12 @@ def test_resuming_from_a_saved_state_dict_equals_uninterrupted_training(tmp_path
     del params, optimizer
 
     checkpoint = load(tmp_path / "checkpoint.npz")
-    resumed = [minigan.tensor(param.data, requires_grad=True) for param in checkpoint["params"]]
+    resumed = [minigan.tensor(param.array, requires_grad=True) for param in checkpoint["params"]]
     optimizer = make_optimizer(resumed)
     optimizer.load_state_dict(checkpoint["optimizer"])
     train(resumed, optimizer, rng, 10)
     for mine, reference in zip(resumed, uninterrupted):
-        numpy.testing.assert_array_equal(mine.data, reference.data)  # bit for bit
+        numpy.testing.assert_array_equal(mine.array, reference.array)  # bit for bit
 
 
 def test_load_state_dict_accepts_torchs_state_dict_as_arrays():
@@ -199,7 +199,7 @@ def test_load_state_dict_accepts_torchs_state_dict_as_arrays():
     ours, theirs = make_params()
     with torch.no_grad():
         for twin, mine in zip(theirs, ours):
-            twin.copy_(torch.tensor(mine.data))
+            twin.copy_(torch.tensor(mine.array))
     our_optimizer = Adam(ours)
     our_optimizer.load_state_dict(as_arrays)
     their_optimizer = torch.optim.Adam(theirs)
@@ -219,12 +219,12 @@ def test_load_state_dict_copies_instead_of_sharing():
         param.grad = minigan.ones_like(param)
     optimizer.step()
     saved = optimizer.state_dict()
-    before = saved["state"][0]["exp_avg"].data.copy()
+    before = saved["state"][0]["exp_avg"].array.copy()
     other_params, _ = make_params()
     other = Adam(other_params)
     other.load_state_dict(saved)
     optimizer.step()
-    numpy.testing.assert_array_equal(other.state_dict()["state"][0]["exp_avg"].data, before)
+    numpy.testing.assert_array_equal(other.state_dict()["state"][0]["exp_avg"].array, before)
 
 
 # -- zero_grad, replaced data, the graph ---------------------------------------------------------
@@ -241,9 +241,9 @@ def test_zero_grad_without_set_to_none_zeroes_in_place():
     params, _ = make_params()
     optimizer = SGD(params, lr=0.1)
     params[0].grad = minigan.ones_like(params[0])
-    grad_array = params[0].grad.data
+    grad_array = params[0].grad.array
     optimizer.zero_grad(set_to_none=False)
-    assert params[0].grad.data is grad_array and not grad_array.any()
+    assert params[0].grad.array is grad_array and not grad_array.any()
     assert params[1].grad is None  # a missing gradient stays missing
 
 
@@ -253,7 +253,7 @@ def test_zero_grad_without_set_to_none_detaches_a_differentiable_gradient():
     graph_grad = params[0].grad
     SGD(params, lr=0.1).zero_grad(set_to_none=False)
     assert params[0].grad is not graph_grad and params[0].grad.grad_fn is None
-    assert not params[0].grad.data.any() and graph_grad.data.any()
+    assert not params[0].grad.array.any() and graph_grad.array.any()
 
 
 def test_step_runs_outside_the_graph():
@@ -264,13 +264,13 @@ def test_step_runs_outside_the_graph():
 
 
 def test_replacing_a_parameters_data_is_noticed():
-    # e.g. weights loaded by assigning .data: the optimizer must update the new array.
+    # e.g. weights loaded by assigning .array: the optimizer must update the new array.
     ours, theirs = make_params()
     our_optimizer, their_optimizer = Adam(ours, lr=0.1), torch.optim.Adam(theirs, lr=0.1)
     rng = numpy.random.default_rng(3)
     for step in range(6):
         if step == 3:
-            ours[1].data = ours[1].data * 2
+            ours[1].array = ours[1].array * 2
             with torch.no_grad():
                 theirs[1].mul_(2)
         set_grads(ours, theirs, rng)
@@ -287,7 +287,7 @@ def test_changing_every_parameters_dtype_keeps_the_optimizer_working():
     for step in range(3):
         if step == 1:
             for param in params:
-                param.data = param.data.astype(numpy.float32)
+                param.array = param.array.astype(numpy.float32)
         random_grads(params, numpy.random.default_rng(step))
         random_grads(reference, numpy.random.default_rng(step))
         optimizer.step()
@@ -295,7 +295,7 @@ def test_changing_every_parameters_dtype_keeps_the_optimizer_working():
     assert all(param.dtype == numpy.float32 for param in params)
     assert optimizer.state_dict()["state"][0]["exp_avg"].dtype == numpy.float32
     for mine, twin in zip(params, reference):
-        assert_close(mine.data, twin.data, rtol=1e-5, what="float32 parameter")
+        assert_close(mine.array, twin.data, rtol=1e-5, what="float32 parameter")
 
 
 def test_closure_is_evaluated_with_grad_and_its_loss_returned():
@@ -400,7 +400,7 @@ def test_a_state_dict_that_does_not_fit_is_refused_and_changes_nothing():
     random_grads(params, numpy.random.default_rng(0))
     optimizer.step()
     before = optimizer.state_dict()
-    before = {"state": {index: {name: value.data.copy() for name, value in entry.items()}
+    before = {"state": {index: {name: value.array.copy() for name, value in entry.items()}
                         for index, entry in before["state"].items()},
               "param_groups": before["param_groups"]}
     bad = optimizer.state_dict()
@@ -412,7 +412,7 @@ def test_a_state_dict_that_does_not_fit_is_refused_and_changes_nothing():
     assert after["param_groups"][0]["lr"] == 0.1
     for index, entry in before["state"].items():
         for name, value in entry.items():
-            numpy.testing.assert_array_equal(after["state"][index][name].data, value)
+            numpy.testing.assert_array_equal(after["state"][index][name].array, value)
 
 
 def test_a_torch_state_dict_using_options_minigan_lacks_is_refused():

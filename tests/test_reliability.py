@@ -179,7 +179,7 @@ class NaNBackward(Function):
         return x * 1.0
 
     def backward(self, grad_output):
-        return grad_output.data.dtype.type(float("nan")) * grad_output
+        return grad_output.array.dtype.type(float("nan")) * grad_output
 
 
 def test_anomaly_mode_catches_a_nan_injected_in_a_backward_and_says_where_the_op_was_made():

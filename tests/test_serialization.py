@@ -25,7 +25,7 @@ def assert_same(loaded, original, where="obj"):
     assert type(loaded) is type(original), f"{where}: {type(loaded).__name__} != {type(original).__name__}"
     if isinstance(original, minigan.Tensor):
         assert not loaded.requires_grad and loaded.grad_fn is None
-        assert_same(loaded.data, original.data, where)
+        assert_same(loaded.array, original.array, where)
     elif isinstance(original, (numpy.ndarray, numpy.generic)):
         assert loaded.dtype == original.dtype and loaded.shape == original.shape, where
         numpy.testing.assert_array_equal(loaded, original, err_msg=where)
@@ -75,11 +75,11 @@ def test_rng_state_with_big_ints_round_trips_and_restores_the_stream(tmp_path):
     minigan.randn(5)
     state = minigan.get_rng_state()
     assert any(abs(value) > 2 ** 64 for value in state["state"].values())  # really big ints
-    expected = minigan.randn(8).data
+    expected = minigan.randn(8).array
     loaded = roundtrip({"rng": state}, tmp_path)["rng"]
     assert loaded == state
     minigan.set_rng_state(loaded)
-    numpy.testing.assert_array_equal(minigan.randn(8).data, expected)
+    numpy.testing.assert_array_equal(minigan.randn(8).array, expected)
 
 
 def test_a_checkpoint_is_a_plain_npz_that_numpy_reads_without_pickle(tmp_path):
@@ -113,7 +113,7 @@ def test_resuming_a_model_optimizer_and_rng_from_a_checkpoint_equals_uninterrupt
     minigan.manual_seed(0)
     model, optimizer = build()
     train(model, optimizer, 8)
-    uninterrupted = {name: tensor.data.copy() for name, tensor in model.state_dict().items()}
+    uninterrupted = {name: tensor.array.copy() for name, tensor in model.state_dict().items()}
 
     minigan.manual_seed(0)
     model, optimizer = build()
@@ -128,7 +128,7 @@ def test_resuming_a_model_optimizer_and_rng_from_a_checkpoint_equals_uninterrupt
     minigan.set_rng_state(checkpoint["rng"])
     train(model, optimizer, 8 - checkpoint["epoch"])
     for name, tensor in model.state_dict().items():
-        numpy.testing.assert_array_equal(tensor.data, uninterrupted[name], err_msg=name)  # bit for bit
+        numpy.testing.assert_array_equal(tensor.array, uninterrupted[name], err_msg=name)  # bit for bit
 
 
 leaves = (st.none() | st.booleans() | st.integers() | st.integers(min_value=2 ** 63, max_value=2 ** 300)

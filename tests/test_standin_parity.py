@@ -68,10 +68,11 @@ def test_conv2d_and_conv_transpose2d_on_cuda_match_torch(kernel, stride, padding
     kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
     options = dict(stride=stride, padding=padding)
     assert_matches_torch(on_cuda(lambda x, w, b: F.conv2d(x, w, b, **options)),
-                         _arrays((2, 3, 7, 6), (4, 3, kh, kw), (4,)), lambda x, w, b: TF.conv2d(x, w, b, **options))
+                         _arrays((2, 3, 7, 6), (4, 3, kh, kw), (4,)), lambda x, w, b: TF.conv2d(x, w, b, **options),
+                         torch_fused=True)
     assert_matches_torch(on_cuda(lambda x, w, b: F.conv_transpose2d(x, w, b, **options)),
                          _arrays((2, 3, 4, 5), (3, 4, kh, kw), (4,)),
-                         lambda x, w, b: TF.conv_transpose2d(x, w, b, **options))
+                         lambda x, w, b: TF.conv_transpose2d(x, w, b, **options), torch_fused=True)
 
 
 NORMS = {
@@ -85,7 +86,7 @@ NORMS = {
 @pytest.mark.parametrize("norm, shape, param_shape", NORMS.values(), ids=NORMS.keys())
 def test_norm_on_cuda_matches_torch(norm, shape, param_shape):
     assert_matches_torch(on_cuda(lambda *t: norm(minigan, *t)), _arrays(shape, param_shape, param_shape),
-                         lambda *t: norm(torch, *t))
+                         lambda *t: norm(torch, *t), torch_fused=True)
 
 
 def _probabilities(*shape):
@@ -192,7 +193,7 @@ def test_adam_on_cuda_resumes_from_a_checkpoint_exactly(tmp_path):
         if resume_from is not None:
             state = minigan.load(resume_from)
             for param, value in zip(params, state["params"]):
-                param.data[...] = minigan.tensor(value, device="cuda").data
+                param.array[...] = minigan.tensor(value, device="cuda").array
             optimizer.load_state_dict(state["optimizer"])
         for step in range(steps):
             for i, param in enumerate(params):
@@ -203,7 +204,7 @@ def test_adam_on_cuda_resumes_from_a_checkpoint_exactly(tmp_path):
     params, optimizer = run(3)
     minigan.save({"params": params, "optimizer": optimizer.state_dict()}, tmp_path / "state.npz")
     resumed, _ = run(0, resume_from=tmp_path / "state.npz")
-    assert all(type(value.data) is numpy.ndarray
+    assert all(type(value.array) is numpy.ndarray
                for value in minigan.load(tmp_path / "state.npz")["optimizer"]["state"][0].values())
     for mine, reference in zip(resumed, params):
         numpy.testing.assert_array_equal(host(mine), host(reference))
@@ -244,7 +245,7 @@ def test_mnist_mlp_gan_step_on_cuda_in_float32_matches_torch_to_1e_5():
     for name, grad in d_grads.items():
         assert_close(host(grad), host(their_d_grads[name]), rtol=1e-5, what=f"D loss gradient of {name}")
     for (name, param), their_param in zip(ours.cpu()[0].named_parameters(), theirs[0].parameters()):
-        assert_close(param.grad.data, their_param.grad.numpy(), rtol=1e-5, what=f"G loss gradient of {name}")
+        assert_close(param.grad.array, their_param.grad.numpy(), rtol=1e-5, what=f"G loss gradient of {name}")
 
 
 def test_wgan_gp_step_on_cuda_matches_torch():
@@ -284,7 +285,7 @@ def test_example_trains_on_cuda(name, mnist_fixture, tmp_path):
     assert summary["steps"] == 3 and summary["backend"] == "cupy"
     assert all(numpy.isfinite(value) for value in summary["final_losses"].values())
     checkpoint = minigan.load(tmp_path / "checkpoint-00000003.npz")  # saved from the device, read on the host
-    assert all(type(value.data) is numpy.ndarray for value in checkpoint["models"]["G"].values())
+    assert all(type(value.array) is numpy.ndarray for value in checkpoint["models"]["G"].values())
 
 
 def _tiny_steps():

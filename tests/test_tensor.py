@@ -30,7 +30,7 @@ def test_tensor_dtype_follows_torch(data, dtype):
     ours = minigan.tensor(data)
     assert ours.dtype == dtype
     assert str(torch.tensor(data).dtype) == f"torch.{numpy.dtype(dtype)}"
-    numpy.testing.assert_array_equal(ours.data, numpy.asarray(data))
+    numpy.testing.assert_array_equal(ours.array, numpy.asarray(data))
 
 
 def test_tensor_takes_an_explicit_dtype():
@@ -42,10 +42,10 @@ def test_tensor_copies_its_data():
     source = numpy.array([1.0, 2.0])
     t = minigan.tensor(source)
     source[0] = 5.0
-    assert t.data[0] == 1.0
+    assert t.array[0] == 1.0
     again = minigan.tensor(t)
-    again.data[1] = 9.0
-    assert t.data[1] == 2.0
+    again.array[1] = 9.0
+    assert t.array[1] == 2.0
 
 
 def test_tensor_rejects_ragged_data():
@@ -56,7 +56,7 @@ def test_tensor_rejects_ragged_data():
 @pytest.mark.parametrize("make, value", [(minigan.zeros, 0.0), (minigan.ones, 1.0)], ids=["zeros", "ones"])
 def test_zeros_and_ones_take_sizes_as_arguments_or_a_tuple(make, value):
     for t in (make(2, 3), make((2, 3)), make([2, 3])):
-        assert t.shape == (2, 3) and t.dtype == numpy.float32 and numpy.all(t.data == value)
+        assert t.shape == (2, 3) and t.dtype == numpy.float32 and numpy.all(t.array == value)
     assert make(3, dtype=minigan.float64).dtype == numpy.float64
     assert make(2, requires_grad=True).requires_grad
     assert make(()).shape == ()
@@ -64,7 +64,7 @@ def test_zeros_and_ones_take_sizes_as_arguments_or_a_tuple(make, value):
 
 def test_full_takes_the_dtype_of_its_fill_value_as_torch():
     assert minigan.full((2, 3), 1.5).dtype == numpy.float32
-    assert numpy.all(minigan.full((2, 3), 1.5).data == 1.5)
+    assert numpy.all(minigan.full((2, 3), 1.5).array == 1.5)
     assert minigan.full((2,), 3).dtype == numpy.int64 == numpy.dtype(str(torch.full((2,), 3).dtype)[6:])
     assert minigan.full((2,), True).dtype == numpy.bool_
     assert minigan.full((2,), 3, dtype=minigan.float64).dtype == numpy.float64
@@ -73,8 +73,8 @@ def test_full_takes_the_dtype_of_its_fill_value_as_torch():
 def test_zeros_like_and_ones_like_keep_shape_and_dtype():
     x = minigan.tensor(numpy.ones((2, 3)))
     for made, value in [(minigan.zeros_like(x), 0), (minigan.ones_like(x), 1)]:
-        assert made.shape == (2, 3) and made.dtype == numpy.float64 and numpy.all(made.data == value)
-        assert not numpy.shares_memory(made.data, x.data) and not made.requires_grad
+        assert made.shape == (2, 3) and made.dtype == numpy.float64 and numpy.all(made.array == value)
+        assert not numpy.shares_memory(made.array, x.array) and not made.requires_grad
     assert minigan.zeros_like(x, dtype=minigan.float32).dtype == numpy.float32
     assert minigan.ones_like(minigan.arange(3)).dtype == numpy.int64
 
@@ -83,14 +83,14 @@ def test_zeros_like_and_ones_like_keep_shape_and_dtype():
 def test_arange_of_ints_matches_torch(args):
     ours, theirs = minigan.arange(*args), torch.arange(*args)
     assert ours.dtype == numpy.int64
-    numpy.testing.assert_array_equal(ours.data, theirs.numpy())
+    numpy.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 @pytest.mark.parametrize("args", [(2.5,), (0, 1, 0.25), (-1.0, 1)], ids=str)
 def test_arange_with_a_float_gives_the_default_float_dtype(args):
     ours, theirs = minigan.arange(*args), torch.arange(*args)
     assert ours.dtype == numpy.float32
-    numpy.testing.assert_array_equal(ours.data, theirs.numpy())
+    numpy.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 def test_rand_is_uniform_in_unit_interval_and_randn_is_normal():
@@ -98,16 +98,16 @@ def test_rand_is_uniform_in_unit_interval_and_randn_is_normal():
     uniform, normal = minigan.rand(2000), minigan.randn(40, 50)
     assert uniform.shape == (2000,) and uniform.dtype == numpy.float32
     assert normal.shape == (40, 50) and normal.dtype == numpy.float32
-    assert uniform.data.min() >= 0 and uniform.data.max() < 1
-    assert abs(uniform.data.mean() - 0.5) < 0.05
-    assert abs(normal.data.mean()) < 0.1 and abs(normal.data.std() - 1) < 0.1
+    assert uniform.array.min() >= 0 and uniform.array.max() < 1
+    assert abs(uniform.array.mean() - 0.5) < 0.05
+    assert abs(normal.array.mean()) < 0.1 and abs(normal.array.std() - 1) < 0.1
     assert minigan.randn((3, 2), dtype=minigan.float64).dtype == numpy.float64
     assert minigan.rand(2, requires_grad=True).requires_grad
 
 
 def test_manual_seed_repeats_rand_and_randn():
     def draw():
-        return minigan.rand(3, 4).data, minigan.randn(5).data
+        return minigan.rand(3, 4).array, minigan.randn(5).array
 
     minigan.manual_seed(123)
     first = draw()
@@ -174,7 +174,7 @@ def test_unknown_devices_are_refused():
 # -- attributes and methods -------------------------------------------------------------------
 def test_attributes_of_a_leaf():
     x = minigan.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
-    assert isinstance(x.data, numpy.ndarray)
+    assert isinstance(x.array, numpy.ndarray)
     assert x.grad is None and x.requires_grad and x.is_leaf and x.grad_fn is None
     assert x.shape == (2, 3) and x.dtype == numpy.float32 and x.ndim == 2 and x.device == "cpu"
     assert x.size() == (2, 3) and x.size(1) == 3 and x.dim() == 2 and x.numel() == 6 and len(x) == 2
@@ -187,7 +187,7 @@ def test_attributes_of_an_op_result():
     assert y.grad is None
     y.sum().backward()
     assert y.grad is None  # only leaves keep gradients
-    numpy.testing.assert_array_equal(x.grad.data, [2.0, 2.0])
+    numpy.testing.assert_array_equal(x.grad.array, [2.0, 2.0])
     assert x.grad.dtype == x.dtype
 
 
@@ -218,7 +218,7 @@ def test_detach_keeps_the_data_and_drops_the_graph():
     x = minigan.tensor([1.0, 2.0], requires_grad=True)
     y = (x * 3).detach()
     assert not y.requires_grad and y.is_leaf and y.grad_fn is None
-    numpy.testing.assert_array_equal(y.data, [3.0, 6.0])
+    numpy.testing.assert_array_equal(y.array, [3.0, 6.0])
 
 
 def test_requires_grad_in_place():
@@ -250,4 +250,4 @@ def test_numpy_arrays_and_scalars_on_the_left_of_an_operator_give_tensors():
     assert all(isinstance(p, minigan.Tensor) and p.requires_grad for p in products)
     assert products[1].dtype == products[2].dtype == numpy.float32
     products[0].sum().backward()
-    numpy.testing.assert_array_equal(x.grad.data, [3.0, 4.0])
+    numpy.testing.assert_array_equal(x.grad.array, [3.0, 4.0])

@@ -29,7 +29,7 @@ COVERED = 0.01  # a digit is covered when at least this fraction of the samples 
 
 def _as_digits(images):
     """(N, 784) float32 host array of 28×28 digits in [-1, 1]."""
-    data = images.detach().data if isinstance(images, minigan.Tensor) else images
+    data = images.detach().array if isinstance(images, minigan.Tensor) else images
     data = numpy.asarray(backend.to_numpy(data), dtype=numpy.float32)
     if data.ndim == 2 and data.shape[1] == 784:
         return data

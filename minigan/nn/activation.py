@@ -3,11 +3,11 @@
 Each names its kernel activation in `fused_activation`, (name, negative_slope): a Sequential
 that runs a Linear right before it hands it to the Linear, whose bias kernel then applies it.
 
-`inplace=True` is accepted so that seed code runs unchanged; minigan never overwrites an input
-(a graph may still need it), so the result is the same values in a new tensor.
+`inplace=True` writes the result into the input's storage, as torch does (minigan/ops/inplace.py).
 """
+from minigan.nn import functional as F
 from minigan.nn.module import Module
-from minigan.ops.activation import leaky_relu, relu, sigmoid, tanh
+from minigan.ops.activation import sigmoid, tanh
 
 
 class ReLU(Module):
@@ -18,7 +18,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return relu(input)
+        return F.relu(input, self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -36,7 +36,7 @@ class LeakyReLU(Module):
         return ("leaky_relu", self.negative_slope) if self.negative_slope >= 0 else None
 
     def forward(self, input):
-        return leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")

@@ -1,5 +1,6 @@
 """Convolution layers: Conv2d and ConvTranspose2d, with torch's arguments, weight layouts and init."""
 from minigan.creation import zeros
+from minigan.errors import ShapeError
 from minigan.nn import init
 from minigan.nn.module import Module
 from minigan.nn.parameter import Parameter
@@ -53,7 +54,7 @@ class _ConvNd(Module):
             hint = ""
             if input.ndim == 2:
                 hint = "; to feed flat vectors, reshape them to images first, e.g. nn.Unflatten(1, (C, H, W))"
-            raise ValueError(f"{self!r}: expected an input of shape (N, {self.in_channels}, H, W) with "
+            raise ShapeError(f"{self!r}: expected an input of shape (N, {self.in_channels}, H, W) with "
                              f"in_channels={self.in_channels}, got shape {tuple(input.shape)}{hint}")
         if input.ndim == 3:  # one unbatched image (C, H, W)
             return self._convolve(input.unsqueeze(0)).squeeze(0)

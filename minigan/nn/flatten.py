@@ -1,4 +1,5 @@
 """Flatten and Unflatten: reshape between images (N, C, H, W) and feature vectors (N, C·H·W)."""
+from minigan.errors import ShapeError
 from minigan.nn.module import Module
 
 
@@ -30,7 +31,7 @@ class Unflatten(Module):
         try:
             return input.reshape(input.shape[:dim] + self.unflattened_size + input.shape[dim + 1:])
         except ValueError:
-            raise ValueError(f"{self!r}: dim {self.dim} of the input of shape {tuple(input.shape)} has size "
+            raise ShapeError(f"{self!r}: dim {self.dim} of the input of shape {tuple(input.shape)} has size "
                              f"{input.shape[dim]}, which cannot be split into {self.unflattened_size}") from None
 
     def extra_repr(self):

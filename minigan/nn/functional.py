@@ -1,5 +1,6 @@
 """torch.nn.functional's names for minigan's ops: layers, activations, normalisation and losses."""
 from minigan.ops import activation
+from minigan.ops import inplace as inplace_ops
 from minigan.ops.activation import log_softmax, logsigmoid, sigmoid, softmax, softplus, tanh
 from minigan.ops.conv import conv2d, conv_transpose2d
 from minigan.ops.layer import dropout, embedding, linear
@@ -8,12 +9,13 @@ from minigan.ops.norm import batch_norm, instance_norm, layer_norm
 from minigan.ops.shape import pad
 
 
-# torch's signatures take `inplace`; minigan never overwrites an input, so the values are the same
 def relu(input, inplace=False):
-    return activation.relu(input)
+    return inplace_ops.apply_inplace(input, "relu_", activation.relu) if inplace else activation.relu(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if inplace:
+        return inplace_ops.apply_inplace(input, "leaky_relu_", activation.leaky_relu, negative_slope)
     return activation.leaky_relu(input, negative_slope)
 
 

@@ -11,7 +11,7 @@ from minigan import backend, random
 
 
 def _fill(tensor, values):
-    tensor.data[...] = backend.as_array(values, device=tensor.device)
+    tensor.array[...] = backend.as_array(values, device=tensor.device)
     return tensor
 
 

@@ -2,6 +2,7 @@
 import math
 
 from minigan.creation import zeros
+from minigan.errors import ShapeError
 from minigan.nn import init
 from minigan.nn.module import Module
 from minigan.nn.parameter import Parameter
@@ -30,7 +31,7 @@ class Linear(Module):
             if input.ndim > 2:
                 hint = (f"; to feed images, flatten them first (nn.Flatten() before this layer, or "
                         f"x.view(x.size(0), -1)), which gives {math.prod(input.shape[1:])} features per example")
-            raise ValueError(f"{self!r}: expected an input of shape (*, {self.in_features}), got shape "
+            raise ShapeError(f"{self!r}: expected an input of shape (*, {self.in_features}), got shape "
                              f"{tuple(input.shape)}{hint}")
         return linear(input, self.weight, self.bias, activation, negative_slope)
 

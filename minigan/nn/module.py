@@ -242,9 +242,9 @@ class Module:
             if set_to_none:
                 param.grad = None
             elif param.grad.grad_fn is not None:  # a differentiable gradient: never overwrite a graph's data
-                param.grad = Tensor(backend.get_array_module(param.grad.data).zeros_like(param.grad.data))
+                param.grad = Tensor(backend.get_array_module(param.grad.array).zeros_like(param.grad.array))
             else:
-                param.grad.data[...] = 0  # in place: an optimizer may hold a view of it
+                param.grad.array[...] = 0  # in place: an optimizer may hold a view of it
 
     # -- dtype and device -------------------------------------------------------------------
     def to(self, *args, device=None, dtype=None):
@@ -271,9 +271,9 @@ class Module:
             return array if device is None else backend.to_device(array, device)
 
         for tensor in self._tensors():
-            tensor.data = convert(tensor.data)
+            tensor.array = convert(tensor.array)
             if tensor.grad is not None:
-                tensor.grad.data = convert(tensor.grad.data)
+                tensor.grad.array = convert(tensor.grad.array)
         return self
 
     def _tensors(self):
@@ -324,7 +324,7 @@ class Module:
         for key, target in own.items():
             if key in state_dict:
                 value = state_dict[key]
-                array = backend.as_array(value.data if isinstance(value, Tensor) else value, device=target.device)
+                array = backend.as_array(value.array if isinstance(value, Tensor) else value, device=target.device)
                 if array.shape != target.shape:
                     problems.append(f"size mismatch for {key}: copying a param with shape {array.shape} from "
                                     f"checkpoint, the shape in current model is {target.shape}.")
@@ -336,7 +336,7 @@ class Module:
         if problems:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(problems))
         for key, array in arrays.items():
-            own[key].data[...] = array  # copy into the existing array, as torch's copy_: optimizers hold views
+            own[key].array[...] = array  # copy into the existing array, as torch's copy_: optimizers hold views
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ running statistics (buffers, saved in state_dict) in evaluation; InstanceNorm no
 sample's channel on its own; LayerNorm normalises over the trailing `normalized_shape` dims.
 """
 from minigan.creation import ones, tensor, zeros
+from minigan.errors import ShapeError
 from minigan.nn.module import Module
 from minigan.nn.parameter import Parameter
 from minigan.ops.norm import batch_norm, instance_norm, layer_norm
@@ -30,25 +31,25 @@ class _NormBase(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self):
         self.reset_running_stats()
         if self.affine:
-            self.weight.data[...] = 1
+            self.weight.array[...] = 1
             if self.bias is not None:
-                self.bias.data[...] = 0
+                self.bias.array[...] = 0
 
     def _check_input(self, input, channels_must_match=True):
         layout = next((layout for layout in self.input_layouts if len(layout) == input.ndim), None)
         if layout is None:
             expected = " or ".join("(" + ", ".join(layout) + ")" for layout in self.input_layouts)
-            raise ValueError(f"{self!r}: expected an input of shape {expected}, got shape {tuple(input.shape)}")
+            raise ShapeError(f"{self!r}: expected an input of shape {expected}, got shape {tuple(input.shape)}")
         channel_axis = layout.index("C")
         if channels_must_match and input.shape[channel_axis] != self.num_features:
-            raise ValueError(f"{self!r}: expected {self.num_features} channels (num_features) in dim "
+            raise ShapeError(f"{self!r}: expected {self.num_features} channels (num_features) in dim "
                              f"{channel_axis} of the input, got shape {tuple(input.shape)}")
 
     def extra_repr(self):
@@ -65,7 +66,7 @@ class _BatchNorm(_NormBase):
         self._check_input(input)
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            self.num_batches_tracked.array += 1
             if self.momentum is None:  # momentum=None: a cumulative average of all batches seen
                 momentum = 1.0 / float(self.num_batches_tracked.item())
         # batch statistics while training, and in evaluation when there are no running ones
@@ -126,7 +127,7 @@ class LayerNorm(Module):
     def forward(self, input):
         count = len(self.normalized_shape)
         if input.ndim < count or input.shape[input.ndim - count:] != self.normalized_shape:
-            raise ValueError(f"{self!r}: expected an input whose last {count} dims are {self.normalized_shape}, "
+            raise ShapeError(f"{self!r}: expected an input whose last {count} dims are {self.normalized_shape}, "
                              f"i.e. of shape (*, {', '.join(map(str, self.normalized_shape))}), "
                              f"got shape {tuple(input.shape)}")
         return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)

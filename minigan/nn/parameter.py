@@ -10,7 +10,7 @@ class Parameter(Tensor):
         if data is None:
             data = backend.as_array([], dtype=backend.default_dtype())
         elif isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         else:
             data = backend.as_array(data)
         super().__init__(data, requires_grad=requires_grad)

@@ -9,8 +9,8 @@ kernel, instead of one kernel per array operation.
 from minigan.autograd import Function
 from minigan.backend import get_array_module
 from minigan.cuda.kernels import activation_grad, bias_activation
-from minigan.ops.math import where
-
+from minigan.ops.math import floating, where
+from minigan.tensor import Tensor
 
 # how the graph (errors, minigan.viz) names each Activation: as torch names the op
 _NAMES = {"identity": "AddBias", "relu": "ReLU", "leaky_relu": "LeakyReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}
@@ -26,7 +26,7 @@ class Activation(Function):
                              f"negative_slope >= 0, got {negative_slope}")
         self.activation, self.negative_slope, self.channel_axis = activation, negative_slope, channel_axis
         # act'(x) is read from y: y (1 - y) for sigmoid, 1 - y² for tanh, the sign of y for the others
-        self.saves_output = activation != "identity"
+        self.saves_inputs, self.saves_output = False, activation != "identity"
 
     @property
     def name(self):
@@ -67,7 +67,8 @@ class ActivationGrad(Function):
             return grad_grad_output, grad_grad * grad_output * (1 - 2 * y)
         if self.activation == "tanh":  # d/dy [g (1 - y²)] = -2 g y
             return grad_grad_output, -2 * (grad_grad * grad_output * y)
-        return grad_grad_output, None  # relu, leaky_relu: act' is piecewise constant in y
+        # relu, leaky_relu: act' is piecewise constant in y, so its derivative is zero (torch's too)
+        return grad_grad_output, Tensor(get_array_module(y.array).zeros_like(y.array))
 
 
 class Softplus(Function):
@@ -85,7 +86,7 @@ class Softplus(Function):
     def backward(self, grad_output):
         x = self.inputs[0]
         # d/dx softplus(x) = sigmoid(beta x)
-        return where(x.data * self.beta > self.threshold, grad_output, grad_output * sigmoid(x * self.beta))
+        return where(x.array * self.beta > self.threshold, grad_output, grad_output * sigmoid(x * self.beta))
 
 
 class LogSigmoid(Function):
@@ -103,24 +104,24 @@ def relu(x):
 
 def leaky_relu(x, negative_slope=0.01):
     if negative_slope < 0:  # y < 0 no longer tells x < 0, so Activation's backward cannot read y
-        return where(x.data > 0, x, x * negative_slope)
+        return where(x.array > 0, x, x * negative_slope)
     return Activation("leaky_relu", negative_slope)(x)
 
 
 def sigmoid(x):
-    return Activation("sigmoid")(x)
+    return Activation("sigmoid")(floating(x))
 
 
 def tanh(x):
-    return Activation("tanh")(x)
+    return Activation("tanh")(floating(x))
 
 
 def softplus(x, beta=1.0, threshold=20.0):
-    return Softplus(beta, threshold)(x)
+    return Softplus(beta, threshold)(floating(x))
 
 
 def logsigmoid(x):
-    return LogSigmoid()(x)
+    return LogSigmoid()(floating(x))
 
 
 def log_softmax(x, dim=-1):

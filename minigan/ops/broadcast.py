@@ -11,6 +11,8 @@ def _summed_axes(shape, target_shape):
 
 
 class BroadcastTo(Function):
+    saves_inputs, is_view = False, True
+
     def __init__(self, shape):
         self.shape = tuple(shape)
 
@@ -22,6 +24,8 @@ class BroadcastTo(Function):
 
 
 class SumTo(Function):
+    saves_inputs = False
+
     def __init__(self, shape):
         self.shape = tuple(shape)
 

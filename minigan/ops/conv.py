@@ -25,6 +25,7 @@ import numbers
 from minigan.autograd import Function
 from minigan.backend import get_array_module
 from minigan.cuda.kernels import col2im, im2col
+from minigan.errors import DTypeError, ShapeError
 from minigan.ops.shape import reshape
 from minigan.tensor import Tensor
 
@@ -111,7 +112,7 @@ class ConvTranspose2d(Function):
         images, weight = self.inputs
         need_images, need_weight = self.needs_input_grad
         # both gradients read the windows of dy: gather them once
-        columns = im2col(grad_output.data, weight.shape[2:], self.stride, self.padding)
+        columns = im2col(grad_output.array, weight.shape[2:], self.stride, self.padding)
         grad_images = grad_weight = None
         if need_images:
             grad_images = Conv2d(self.stride, self.padding, columns)(grad_output, weight)
@@ -174,21 +175,21 @@ def _check_operands(op, images, weight, bias, in_channels_axis, out_channels_axi
         if not isinstance(value, Tensor):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(value).__name__}")
     if images.ndim != 4:
-        raise ValueError(f"{op}: expected a 4-D input (N, C_in, H, W), got shape {images.shape}")
+        raise ShapeError(f"{op}: expected a 4-D input (N, C_in, H, W), got shape {images.shape}")
     if weight.ndim != 4:
-        raise ValueError(f"{op}: expected a 4-D weight {weight_layout}, got shape {weight.shape}")
+        raise ShapeError(f"{op}: expected a 4-D weight {weight_layout}, got shape {weight.shape}")
     if images.dtype != weight.dtype:
-        raise TypeError(f"{op}: input ({images.dtype}) and weight ({weight.dtype}) must have the same dtype")
+        raise DTypeError(f"{op}: input ({images.dtype}) and weight ({weight.dtype}) must have the same dtype")
     if images.shape[1] != weight.shape[in_channels_axis]:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: input of shape {images.shape} has {images.shape[1]} channels but weight of "
             f"shape {weight.shape} {weight_layout} expects {weight.shape[in_channels_axis]}")
     out_channels = weight.shape[out_channels_axis]
     if bias is not None and (not isinstance(bias, Tensor) or bias.shape != (out_channels,)):
-        raise ValueError(f"{op}: bias must be a Tensor of shape ({out_channels},) for weight of shape "
+        raise ShapeError(f"{op}: bias must be a Tensor of shape ({out_channels},) for weight of shape "
                          f"{weight.shape}, got {getattr(bias, 'shape', type(bias).__name__)}")
     if bias is not None and bias.dtype != weight.dtype:
-        raise TypeError(f"{op}: bias ({bias.dtype}) and weight ({weight.dtype}) must have the same dtype")
+        raise DTypeError(f"{op}: bias ({bias.dtype}) and weight ({weight.dtype}) must have the same dtype")
 
 
 def _add_bias(output, bias):
@@ -204,7 +205,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
     kernel_size = weight.shape[2:]
     padded_size = tuple(size + 2 * pad for size, pad in zip(input.shape[2:], padding))
     if any(kernel > size for kernel, size in zip(kernel_size, padded_size)):
-        raise ValueError(
+        raise ShapeError(
             f"{op}: kernel {kernel_size[0]}x{kernel_size[1]} (weight shape {weight.shape}) is larger "
             f"than the padded input {padded_size[0]}x{padded_size[1]} (input shape {input.shape}, "
             f"padding {padding})")
@@ -226,7 +227,7 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     output_size = tuple((size - 1) * step - 2 * pad + kernel + extra for size, step, pad, kernel, extra
                         in zip(input.shape[2:], stride, padding, weight.shape[2:], output_padding))
     if min(output_size) <= 0:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: the output size {output_size} is not positive for input shape {input.shape}, "
             f"weight shape {weight.shape}, stride {stride}, padding {padding}, output_padding "
             f"{output_padding}")

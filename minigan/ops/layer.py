@@ -2,6 +2,7 @@
 from minigan import backend, random
 from minigan.autograd import Function
 from minigan.backend import get_array_module
+from minigan.errors import DTypeError
 from minigan.ops.activation import Activation
 from minigan.ops.math import matmul, where
 from minigan.ops.shape import getitem
@@ -27,7 +28,7 @@ def linear(input, weight, bias=None, activation="identity", negative_slope=0.01)
     (minigan's addition to torch's signature; see ops.activation.Activation) is applied in the
     kernel that adds the bias, so the layer costs one GEMM and one kernel."""
     if input.dtype != weight.dtype:
-        raise TypeError(f"linear: input has dtype {input.dtype} but weight has dtype {weight.dtype}; "
+        raise DTypeError(f"linear: input has dtype {input.dtype} but weight has dtype {weight.dtype}; "
                         "convert one of them, e.g. model.double() or x.float()")
     if input.ndim != 2:
         # one matrix product over all leading dims: its weight gradient is then a single GEMM
@@ -60,7 +61,7 @@ def embedding(input, weight, padding_idx=None):
 
     The gradient of a row sums over every place it was picked; the row `padding_idx` gets none.
     """
-    indices = input.data if isinstance(input, Tensor) else backend.as_array(input, device=weight.device)
+    indices = input.array if isinstance(input, Tensor) else backend.as_array(input, device=weight.device)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got dtype {indices.dtype}")
     rows = weight.shape[0]

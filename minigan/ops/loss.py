@@ -8,6 +8,7 @@ so first *and* second derivatives agree with torch to the last bits, including t
 from minigan.autograd import Function, is_grad_enabled
 from minigan.backend import get_array_module, is_device_array
 from minigan.cuda.kernels import bce, bce_with_logits
+from minigan.errors import ShapeError
 from minigan.ops.activation import log_softmax, logsigmoid, sigmoid
 from minigan.ops.broadcast import broadcast_to, sum_to
 from minigan.ops.math import clamp, log
@@ -47,7 +48,7 @@ class KernelLoss(Function):
     def backward(self, grad_output):
         if is_grad_enabled() or any(self.needs_input_grad[1:]):
             if self.reduction == "mean":
-                grad_output = grad_output / self.inputs[0].data.size
+                grad_output = grad_output / self.inputs[0].array.size
             return self.differentiable_backward(broadcast_to(grad_output, self.inputs[0].shape))
         return (grad_output * Tensor(self.input_grad),) + (None,) * (len(self.inputs) - 1)
 
@@ -137,7 +138,7 @@ def _check_reduction(op, reduction):
 
 def _check_same_shape(op, input, target):
     if input.shape != target.shape:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: target shape {tuple(target.shape)} differs from input shape {tuple(input.shape)}; "
             "they must be equal (reshape one of them)")
 
@@ -147,18 +148,18 @@ def _check_broadcasts_to(op, name, tensor, shape):
     if tensor is None:
         return
     try:
-        fits = get_array_module(tensor.data).broadcast_shapes(tensor.shape, shape) == tuple(shape)
+        fits = get_array_module(tensor.array).broadcast_shapes(tensor.shape, shape) == tuple(shape)
     except ValueError:
         fits = False
     if not fits:
-        raise ValueError(f"{op}: {name} of shape {tuple(tensor.shape)} does not broadcast to the "
+        raise ShapeError(f"{op}: {name} of shape {tuple(tensor.shape)} does not broadcast to the "
                          f"input shape {tuple(shape)}")
 
 
 def _check_probabilities(op, name, tensor, hint=""):
     """BCE's log p and log(1 - p) only mean something for 0 <= p <= 1. Checked on the host only:
     on a GPU, reading the answer back would stall every training step until the GPU catches up."""
-    data = tensor.data
+    data = tensor.array
     xp = get_array_module(data)
     if is_device_array(data) or bool(((data >= 0) & (data <= 1)).all()):
         return
@@ -239,9 +240,9 @@ def cross_entropy(input, target, reduction="mean"):
     op = "cross_entropy"
     _check_reduction(op, reduction)
     if input.ndim != 2 or target.shape != input.shape[:1]:
-        raise ValueError(f"{op}: expected logits of shape (N, C) and class indices of shape (N,), got "
+        raise ShapeError(f"{op}: expected logits of shape (N, C) and class indices of shape (N,), got "
                          f"shapes {tuple(input.shape)} and {tuple(target.shape)}")
-    indices = target.data
+    indices = target.array
     if indices.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {indices.dtype}")
     classes = input.shape[1]

@@ -1,53 +1,95 @@
-"""Elementwise arithmetic and matmul, each forward beside its backward."""
+"""Elementwise arithmetic and matmul, each forward beside its backward, with torch's type promotion."""
+import numbers
+
+import numpy
+
 from minigan.autograd import Function
-from minigan.backend import check_same_device, default_dtype, get_array_module
+from minigan.backend import as_array, check_same_device, default_dtype, get_array_module
+from minigan.errors import DTypeError, ShapeError
 from minigan.ops.broadcast import sum_to
 from minigan.ops.shape import cast
 from minigan.tensor import Tensor
 
 
-def _float_dtype(value):
-    """The float dtype a Python float or a float tensor brings to an op, else None."""
-    if isinstance(value, float):
-        return default_dtype()
-    if isinstance(value, Tensor) and value.dtype.kind == "f":
-        return value.dtype
-    return None
+# --------------------------------------------------------------------------------------------
+# Type promotion, as torch does it
+# --------------------------------------------------------------------------------------------
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integers < floats
 
 
-def _is_integer_tensor(x):
-    return isinstance(x, Tensor) and x.data.dtype.kind in "biu"
+def promote_types(a, b):
+    """torch.promote_types: the higher category wins, so an integer meeting a float takes the
+    float's dtype (numpy widens int64 and float32 to float64); within a category, numpy's rule."""
+    a, b = numpy.dtype(a), numpy.dtype(b)
+    if _CATEGORY[a.kind] != _CATEGORY[b.kind]:
+        return a if _CATEGORY[a.kind] > _CATEGORY[b.kind] else b
+    return numpy.promote_types(a, b)
 
 
-def _integers_as_floats(a, b, quotient):
-    """torch's type promotion where numpy's differs: an integer tensor meeting a float takes that
-    float's dtype, and an integer quotient the default dtype (numpy would give float64 for both)."""
-    dtype = _float_dtype(a)
-    if dtype is None:
-        dtype = _float_dtype(b)
-    if dtype is None and quotient:
-        dtype = default_dtype()
-    if dtype is None:
-        return a, b
-    return tuple(Tensor(x.data.astype(dtype)) if _is_integer_tensor(x) else x for x in (a, b))
+def _combine(higher, lower):
+    """Operands of a lower priority change the dtype only by raising its category."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if higher.kind == "f":
+        return higher
+    if higher.kind == "b" or lower.kind == "f":
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type(*operands):
+    """torch.result_type: the dtype an op on these operands computes in. Tensors with dims decide
+    first, then 0-d tensors, then Python numbers (bool, int64 and the default float dtype), a
+    lower group only raising the category: float32 + float64 0-d gives float32, int64 + 2.5
+    gives float32 (numpy: float64 for both)."""
+    groups = [None, None, None]  # Python numbers, 0-d tensors, tensors with dims
+    for value in operands:
+        if hasattr(value, "dtype") and not isinstance(value, numpy.generic):  # a Tensor or an array
+            dtype, group = value.dtype, 2 if value.ndim else 1
+        elif isinstance(value, (bool, numpy.bool_)):
+            dtype, group = numpy.dtype(numpy.bool_), 0
+        elif isinstance(value, numbers.Integral):
+            dtype, group = numpy.dtype(numpy.int64), 0
+        elif isinstance(value, numbers.Real):
+            dtype, group = default_dtype(), 0
+        else:
+            raise TypeError(f"unsupported operand of type {type(value).__name__}: expected a Tensor or a number")
+        groups[group] = dtype if groups[group] is None else promote_types(groups[group], dtype)
+    return _combine(groups[2], _combine(groups[1], groups[0]))
+
+
+def _operand(value, dtype, xp):
+    """`value` as a Tensor of `dtype`: a tensor through a cast (an op: its gradient is cast back),
+    a number or an array as a constant."""
+    if isinstance(value, Tensor):
+        return cast(value, dtype)
+    if hasattr(value, "shape") and not isinstance(value, numpy.generic):
+        return Tensor(as_array(value).astype(dtype, copy=False))
+    return Tensor(xp.asarray(value, dtype=dtype))
 
 
 class BinaryFunction(Function):
-    """An op of two inputs that broadcast against each other as numpy broadcasts."""
+    """An op of two inputs that broadcast against each other as numpy broadcasts; both are first
+    brought to the dtype torch computes in (see result_type)."""
 
     quotient = False  # True for Div: dividing integers gives floats
 
     def __call__(self, a, b):
-        if _is_integer_tensor(a) or _is_integer_tensor(b):
-            a, b = _integers_as_floats(a, b, self.quotient)
+        if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype == b.dtype):
+            dtype = result_type(a, b)
+            if self.quotient and dtype.kind != "f":
+                dtype = default_dtype()
+            xp = get_array_module((a if isinstance(a, Tensor) else b).array)
+            a, b = _operand(a, dtype, xp), _operand(b, dtype, xp)
+        elif self.quotient and a.dtype.kind != "f":
+            a, b = cast(a, default_dtype()), cast(b, default_dtype())
         try:
             return super().__call__(a, b)
         except ValueError:
-            a_shape, b_shape = tuple(getattr(a, "shape", ())), tuple(getattr(b, "shape", ()))
-            message = self.shape_error(get_array_module(getattr(a, "data", a)), a_shape, b_shape)
+            message = self.shape_error(get_array_module(a.array), a.shape, b.shape)
             if message is None:
                 raise
-            raise ValueError(message) from None
+            raise ShapeError(message) from None
 
     def shape_error(self, xp, a_shape, b_shape):
         """Why inputs of these shapes cannot meet in this op, or None if their shapes are fine."""
@@ -68,6 +110,8 @@ class BinaryFunction(Function):
 
 
 class Add(BinaryFunction):
+    saves_inputs = False
+
     def forward(self, a, b):
         return a + b
 
@@ -76,6 +120,8 @@ class Add(BinaryFunction):
 
 
 class Sub(BinaryFunction):
+    saves_inputs = False
+
     def forward(self, a, b):
         return a - b
 
@@ -108,15 +154,24 @@ class Div(BinaryFunction):
 
 
 class Pow(BinaryFunction):
+    saves_output = True
+
     def forward(self, a, b):
         return a ** b
 
     def backward(self, grad_output):
         a, b = self.inputs
         need_a, need_b = self.needs_input_grad
-        # d/da a^b = b a^(b-1);  d/db a^b = a^b log a (taken as 0 where a = 0, as torch does)
-        grad_a = grad_output * b * a ** (b - 1) if need_a else None
-        grad_b = grad_output * a ** b * log(where(a.data == 0, 1.0, a)) if need_b else None
+        grad_a = grad_b = None
+        if need_a:
+            # d/da a^b = b a^(b-1), taken as 0 where b = 0 (torch's rule: not 0 · 0^-1 = NaN at a = 0)
+            zero_exponent = b.array == 0
+            power = a ** where(zero_exponent, 1.0, b - 1)  # never 0^-1 in the branch thrown away
+            grad_a = where(zero_exponent, 0.0, grad_output * (b * power))
+        if need_b:
+            # d/db a^b = a^b log a, taken as 0 where a = 0 and b >= 0 (for b < 0: inf · -inf = -inf)
+            no_log = (a.array == 0) & (b.array >= 0)
+            grad_b = grad_output * where(no_log, 0.0, self.output() * log(where(no_log, 1.0, a)))
         return self.reduce_grads(grad_a, grad_b)
 
 
@@ -125,11 +180,10 @@ class Maximum(BinaryFunction):
         return get_array_module(a).maximum(a, b)
 
     def backward(self, grad_output):
-        a, b = (x.data for x in self.inputs)
+        a, b = (x.array for x in self.inputs)
         # the larger input takes the gradient; a tie splits it in half, as torch does
-        a_share = (a > b) + 0.5 * (a == b)
-        return self.reduce_grads(grad_output * a_share.astype(grad_output.dtype),
-                                 grad_output * (1 - a_share).astype(grad_output.dtype))
+        shared = where(a == b, grad_output / 2, grad_output)
+        return self.reduce_grads(where(a < b, 0.0, shared), where(a > b, 0.0, shared))
 
 
 class Minimum(BinaryFunction):
@@ -137,13 +191,14 @@ class Minimum(BinaryFunction):
         return get_array_module(a).minimum(a, b)
 
     def backward(self, grad_output):
-        a, b = (x.data for x in self.inputs)
-        a_share = (a < b) + 0.5 * (a == b)
-        return self.reduce_grads(grad_output * a_share.astype(grad_output.dtype),
-                                 grad_output * (1 - a_share).astype(grad_output.dtype))
+        a, b = (x.array for x in self.inputs)
+        shared = where(a == b, grad_output / 2, grad_output)
+        return self.reduce_grads(where(a > b, 0.0, shared), where(a < b, 0.0, shared))
 
 
 class Where(BinaryFunction):
+    saves_inputs = False
+
     def __init__(self, condition):
         self.condition = condition
 
@@ -167,6 +222,12 @@ class Where(BinaryFunction):
 class MatMul(BinaryFunction):
     """Matrix product of the last two axes, the leading (batch) axes broadcast."""
 
+    def __call__(self, a, b):
+        if a.dtype != b.dtype:  # torch does not promote in a matrix product
+            raise DTypeError(f"matmul: expected both operands to have the same dtype, got {a.dtype} and {b.dtype}; "
+                             "convert one of them, e.g. x.float()")
+        return super().__call__(a, b)
+
     def forward(self, a, b):
         return get_array_module(a).matmul(a, b)
 
@@ -189,6 +250,8 @@ class MatMul(BinaryFunction):
 
 
 class Neg(Function):
+    saves_inputs = False
+
     def forward(self, x):
         return -x
 
@@ -197,7 +260,7 @@ class Neg(Function):
 
 
 class Exp(Function):
-    saves_output = True
+    saves_inputs, saves_output = False, True
 
     def forward(self, x):
         return get_array_module(x).exp(x)
@@ -215,7 +278,7 @@ class Log(Function):
 
 
 class Sqrt(Function):
-    saves_output = True
+    saves_inputs, saves_output = False, True
 
     def forward(self, x):
         return get_array_module(x).sqrt(x)
@@ -224,12 +287,26 @@ class Sqrt(Function):
         return grad_output / (2 * self.output())
 
 
+class Sign(Function):
+    """-1, 0 or 1. Its derivative is zero wherever it exists (torch takes 0 at x = 0 too)."""
+
+    saves_inputs = False
+
+    def forward(self, x):
+        return get_array_module(x).sign(x)
+
+    def backward(self, grad_output):
+        return Tensor(get_array_module(grad_output.array).zeros_like(grad_output.array))
+
+
 class Abs(Function):
     def forward(self, x):
         return get_array_module(x).abs(x)
 
     def backward(self, grad_output):
-        return grad_output * get_array_module(grad_output.data).sign(self.inputs[0].data)
+        # d|x|/dx = sign(x), an op of x: so this gradient is in x's graph as torch's is (its own
+        # derivative being zero)
+        return grad_output * sign(self.inputs[0])
 
 
 class Clamp(Function):
@@ -243,11 +320,11 @@ class Clamp(Function):
         return x if self.high is None else xp.minimum(x, self.high)
 
     def backward(self, grad_output):
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         above_low = True if self.low is None else x >= self.low
         below_high = True if self.high is None else x <= self.high
         # the gradient passes where x is inside [low, high], bounds included, as in torch
-        return grad_output * (above_low & below_high).astype(grad_output.dtype)
+        return where(get_array_module(x).asarray(above_low & below_high), grad_output, 0.0)
 
 
 def add(a, b):
@@ -274,20 +351,30 @@ def neg(x):
     return Neg()(x)
 
 
+def floating(x):
+    """x itself if it is a float tensor; an integer or bool tensor as the default float dtype, as
+    torch gives exp, log, sqrt, tanh... of integers (numpy would give float64)."""
+    return x if x.dtype.kind == "f" else cast(x, default_dtype())
+
+
 def exp(x):
-    return Exp()(x)
+    return Exp()(floating(x))
 
 
 def log(x):
-    return Log()(x)
+    return Log()(floating(x))
 
 
 def sqrt(x):
-    return Sqrt()(x)
+    return Sqrt()(floating(x))
 
 
 def rsqrt(x):
     return 1 / sqrt(x)
+
+
+def sign(x):
+    return Sign()(x)
 
 
 def abs(x):
@@ -309,22 +396,26 @@ def minimum(a, b):
 
 
 def where(condition, a, b):
-    """Elementwise `a` where `condition` holds, else `b`; the gradient flows to the chosen one."""
+    """Elementwise `a` where `condition` (a bool tensor) holds, else `b`; the gradient flows to the
+    chosen one. `a` and `b` may be tensors or numbers: `where(x > 0, 4, 2)` is an int64 tensor."""
     if isinstance(condition, Tensor):
-        condition = condition.data
+        condition = condition.array
+    if getattr(condition, "dtype", None) != numpy.bool_:
+        raise DTypeError(f"where: the condition must be a bool tensor, got "
+                         f"{getattr(condition, 'dtype', type(condition).__name__)}; compare first, e.g. x > 0")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        raise TypeError("where: at least one of the two value arguments must be a Tensor")
-    check_same_device("where", [(a if isinstance(a, Tensor) else b).data, condition])
+        a = Tensor(get_array_module(condition).asarray(a, dtype=result_type(a, b)))
+    check_same_device("where", [(a if isinstance(a, Tensor) else b).array, condition])
     return Where(condition)(a, b)
 
 
 def matmul(a, b):
     """torch.matmul: vectors are promoted to matrices for the product, then the axis is dropped."""
     if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: both arguments need at least one dimension, got shapes {a.shape} and {b.shape}")
+        raise ShapeError(f"matmul: both arguments need at least one dimension, got shapes {a.shape} and {b.shape}")
     if a.ndim == 1 and b.ndim == 1:
         if a.shape != b.shape:  # (a * b) would broadcast a length-1 vector instead of refusing
-            raise ValueError(f"matmul: the dot product of vectors needs equal lengths, got shapes {a.shape} and "
+            raise ShapeError(f"matmul: the dot product of vectors needs equal lengths, got shapes {a.shape} and "
                              f"{b.shape}")
         return (a * b).sum()
     if a.ndim == 1:

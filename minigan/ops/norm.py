@@ -13,12 +13,13 @@ penalty is exact. batch_norm and instance_norm with the batch's own statistics r
 Function instead, `BatchStatisticsNorm`: two kernels forward, a few array passes backward, and
 the composition again wherever a backward must itself be differentiable. The statistics are the
 biased ones (divide by n), as torch normalises with.
-Running statistics (batch_norm, instance_norm) are updated in place on their `.data`, outside the
+Running statistics (batch_norm, instance_norm) are updated in place on their `.array`, outside the
 graph, with the *unbiased* batch variance (divide by n - 1), as torch does.
 """
 from minigan.autograd import Function, grad, is_grad_enabled
 from minigan.backend import get_array_module
 from minigan.cuda.kernels import norm_statistics, normalize
+from minigan.errors import ShapeError
 from minigan.ops.math import rsqrt
 from minigan.ops.shape import clone
 from minigan.tensor import Tensor
@@ -69,8 +70,8 @@ class BatchStatisticsNorm(Function):
     def backward(self, grad_output):
         if is_grad_enabled():
             return self.differentiable_backward(grad_output)
-        x, weight = self.inputs[0].data, self.inputs[1].data if len(self.inputs) > 1 else None
-        g, xp = grad_output.data, get_array_module(grad_output.data)
+        x, weight = self.inputs[0].array, self.inputs[1].array if len(self.inputs) > 1 else None
+        g, xp = grad_output.array, get_array_module(grad_output.array)
         axes, channel_shape = self.reduced_axes(x.ndim), (1, x.shape[1]) + (1,) * (x.ndim - 2)
         parameter_axes = (0,) + tuple(range(2, x.ndim))
         rstd = 1 / xp.sqrt(self.variance + self.eps)
@@ -121,8 +122,8 @@ def _update_running_stats(op, running_mean, running_var, mean, variance, count, 
     channels = mean.shape[1]
     batch_mean = mean.reshape(mean.shape[0], channels).mean(axis=0)
     batch_var = variance.reshape(variance.shape[0], channels).mean(axis=0) * (count / (count - 1))
-    running_mean.data[...] = (1 - momentum) * running_mean.data + momentum * batch_mean
-    running_var.data[...] = (1 - momentum) * running_var.data + momentum * batch_var
+    running_mean.array[...] = (1 - momentum) * running_mean.array + momentum * batch_mean
+    running_var.array[...] = (1 - momentum) * running_var.array + momentum * batch_var
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,7 +131,7 @@ def _update_running_stats(op, running_mean, running_var, mean, variance, count, 
 # --------------------------------------------------------------------------------------------
 def _check_channel_input(op, input, min_ndim, layout):
     if input.ndim < min_ndim:
-        raise ValueError(f"{op}: expected an input of shape {layout}, got shape {input.shape}")
+        raise ShapeError(f"{op}: expected an input of shape {layout}, got shape {input.shape}")
 
 
 def _check_per_channel(op, input, **tensors):
@@ -138,7 +139,7 @@ def _check_per_channel(op, input, **tensors):
     channels = input.shape[1]
     for name, tensor in tensors.items():
         if tensor is not None and tensor.shape != (channels,):
-            raise ValueError(
+            raise ShapeError(
                 f"{op}: {name} has shape {tensor.shape}, but the input of shape {input.shape} has "
                 f"{channels} channels (dim 1), so {name} must have shape ({channels},)")
 
@@ -221,11 +222,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     count = len(normalized_shape)
     if count == 0 or input.shape[-count:] != normalized_shape:
-        raise ValueError(
+        raise ShapeError(
             f"{op}: normalized_shape={normalized_shape} must be the trailing dims of the input, "
             f"i.e. an input of shape (*, {', '.join(map(str, normalized_shape))}), got shape {input.shape}")
     for name, tensor in (("weight", weight), ("bias", bias)):
         if tensor is not None and tensor.shape != normalized_shape:
-            raise ValueError(f"{op}: {name} has shape {tensor.shape}, expected normalized_shape {normalized_shape}")
+            raise ShapeError(f"{op}: {name} has shape {tensor.shape}, expected normalized_shape {normalized_shape}")
     normalized, _ = _normalize(input, tuple(range(input.ndim - count, input.ndim)), eps)
     return _affine(normalized, weight, bias, normalized_shape)

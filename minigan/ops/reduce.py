@@ -25,6 +25,8 @@ def _kept_shape(shape, axes):
 
 
 class Sum(Function):
+    saves_inputs = False
+
     def __init__(self, axes, keepdim):
         self.axes, self.keepdim = axes, keepdim
 
@@ -52,7 +54,7 @@ class Norm2(Function):
         kept_shape = _kept_shape(x.shape, self.axes)
         norm = reshape(self.output(), kept_shape)
         grad_output = reshape(grad_output, kept_shape)
-        nonzero = norm.data != 0
+        nonzero = norm.array != 0
         # d‖x‖/dx = x / ‖x‖, taken as 0 at x = 0 (a subgradient) instead of 0/0 = NaN; dividing
         # by a norm where zeros are replaced keeps every derivative of this finite, too
         safe_norm = where(nonzero, norm, 1.0)
@@ -69,7 +71,7 @@ class Max(Function):
     def backward(self, grad_output):
         x = self.inputs[0]
         kept_shape = _kept_shape(x.shape, self.axes)
-        is_max = x.data == x.data.max(axis=self.axes, keepdims=True)
+        is_max = x.array == x.array.max(axis=self.axes, keepdims=True)
         # ties share the gradient evenly, as torch's amax does
         share = is_max / is_max.sum(axis=self.axes, keepdims=True)
         return broadcast_to(reshape(grad_output, kept_shape), x.shape) * share.astype(x.dtype)
@@ -116,7 +118,7 @@ def amax(x, dim=None, keepdim=False):
 
 def argmax(x, dim=None, keepdim=False):
     """Index of the largest element (no gradient: indices are not differentiable)."""
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     if dim is None:
-        return Tensor(xp.asarray(x.data.argmax()))
-    return Tensor(xp.asarray(x.data.argmax(axis=dim, keepdims=keepdim)))
+        return Tensor(xp.asarray(x.array.argmax()))
+    return Tensor(xp.asarray(x.array.argmax(axis=dim, keepdims=keepdim)))

@@ -1,9 +1,12 @@
 """Ops that move, copy or select elements without arithmetic: reshape, permute, cat, indexing, pad,
 and moving a tensor to another device."""
+import numbers
+
 from minigan import backend
 from minigan.autograd import Function
 from minigan.backend import get_array_module
-from minigan.ops.broadcast import broadcast_to
+from minigan.errors import ShapeError
+from minigan.ops.broadcast import broadcast_to, sum_to
 from minigan.tensor import Tensor
 
 
@@ -16,6 +19,8 @@ def _axis(dim, ndim, op):
 
 
 class Reshape(Function):
+    saves_inputs, is_view = False, True
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -23,7 +28,7 @@ class Reshape(Function):
         try:
             return x.reshape(self.shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
+            raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
                              f"into shape {self.shape}") from None
 
     def backward(self, grad_output):
@@ -31,6 +36,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    saves_inputs, is_view = False, True
+
     def __init__(self, dims):
         self.dims = dims
 
@@ -47,6 +54,8 @@ class Permute(Function):
 class Copy(Function):
     """A copy of the data into new memory, optionally of another dtype (clone, to(dtype))."""
 
+    saves_inputs = False
+
     def __init__(self, dtype=None):
         self.dtype = dtype
 
@@ -61,6 +70,8 @@ class Copy(Function):
 class ToDevice(Function):
     """The same values on another device; the gradient goes back to the input's device."""
 
+    saves_inputs = False
+
     def __init__(self, device):
         self.device = device
 
@@ -71,56 +82,145 @@ class ToDevice(Function):
         return to_device(grad_output, self.inputs[0].device)
 
 
-def _as_index(index, xp):
-    """A Tensor index (or tuple of them) as raw arrays; lists become arrays, as torch reads them."""
-    if isinstance(index, tuple):
-        return tuple(_as_index(i, xp) for i in index)
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, list):
-        return xp.asarray(index)
-    return index
+# --------------------------------------------------------------------------------------------
+# Indexing, as torch reads an index
+# --------------------------------------------------------------------------------------------
+def _is_integer(item):
+    return isinstance(item, numbers.Integral) and not isinstance(item, bool)
+
+
+def _index_item(item, xp):
+    """One item of an index as numpy reads it the way torch does: a Tensor as its array, a list or
+    tuple as an index array (so `x[:, (1, 1)]` repeats, as `x[:, [1, 1]]` does), a 0-d integer
+    tensor as an int, a Python bool as a 0-d mask."""
+    if isinstance(item, Tensor):
+        item = item.array
+    if isinstance(item, (list, tuple, bool)):
+        item = xp.asarray(item)
+    if hasattr(item, "shape"):
+        if item.dtype.kind not in "biu":
+            raise IndexError(f"getitem: tensors used as indices must be integer or bool tensors, got dtype {item.dtype}")
+        if item.ndim == 0 and item.dtype.kind in "iu":
+            return int(item)
+    elif isinstance(item, slice) and item.step is not None and item.step <= 0:
+        raise ValueError(f"getitem: step must be greater than zero, got {item}; torch has no negative "
+                         "steps (use flip)")
+    return item
+
+
+def torch_index(index, xp):
+    """`index` as steps of numpy indexing that give torch's result: `x[steps[0]][steps[1]]...`.
+
+    numpy and torch agree but in one case. numpy counts an int as an index array, so in
+    `x[1, :, [0, 2]]` the int and the list are "separated by a slice" and numpy puts their dim
+    first: shape (2, n). torch applies ints first, as plain selection, and then the index arrays:
+    `x[1][:, [0, 2]]`, shape (n, 2). When an index has both, the ints go in a first step.
+    """
+    items = tuple(_index_item(item, xp) for item in (index if isinstance(index, tuple) else (index,)))
+    has_arrays = any(hasattr(item, "shape") for item in items)
+    if not (has_arrays and any(_is_integer(item) for item in items)):
+        return (items,)
+    selection, rest = [], []
+    for item in items:
+        if _is_integer(item):
+            selection.append(item)
+        elif item is None:
+            rest.append(None)
+        elif item is Ellipsis:
+            selection.append(Ellipsis)
+            rest.append(Ellipsis)
+        else:  # a slice, an index array (one dim) or a mask (as many dims as it has)
+            dims = item.ndim if hasattr(item, "shape") and item.dtype.kind == "b" else 1
+            selection.extend([slice(None)] * dims)
+            rest.append(item)
+    return tuple(selection), tuple(rest)
 
 
 def _is_advanced(index):
-    items = index if isinstance(index, tuple) else (index,)
-    return any(hasattr(i, "shape") for i in items)
+    return any(hasattr(item, "shape") for item in index)
+
+
+def _select(array, steps):
+    for step in steps:
+        array = array[step]
+    return array
+
+
+def _last_step_target(result, steps):
+    """The view of `result` that the last step of `steps` indexes (earlier steps are basic)."""
+    return _select(result, steps[:-1]), steps[-1]
 
 
 class GetItem(Function):
-    def __init__(self, index):
-        self.index = index
+    """x[index], the index as steps (see torch_index)."""
+
+    saves_inputs, is_view = False, True
+
+    def __init__(self, steps):
+        self.steps = steps
 
     def forward(self, x):
         try:
-            return x[self.index]
+            return _select(x, self.steps)
         except IndexError as error:
-            raise IndexError(f"getitem: index {self.index!r} does not fit a tensor of shape {x.shape}: {error}") from None
+            raise IndexError(f"getitem: index {self.steps!r} does not fit a tensor of shape {x.shape}: {error}") from None
 
     def backward(self, grad_output):
-        return ScatterAdd(self.index, self.inputs[0].shape)(grad_output)
+        return ScatterAdd(self.steps, self.inputs[0].shape)(grad_output)
 
 
 class ScatterAdd(Function):
     """The adjoint of x[index]: a zero tensor of `shape` with `values` added at `index`."""
 
-    def __init__(self, index, shape):
-        self.index, self.shape = index, shape
+    saves_inputs = False
+
+    def __init__(self, steps, shape):
+        self.steps, self.shape = steps, shape
 
     def forward(self, values):
         xp = get_array_module(values)
         result = xp.zeros(self.shape, dtype=values.dtype)
-        if _is_advanced(self.index):
-            xp.add.at(result, self.index, values)  # an index may repeat: add, don't overwrite
+        target, index = _last_step_target(result, self.steps)
+        if _is_advanced(index):
+            xp.add.at(target, index, values)  # an index may repeat: add, don't overwrite
         else:
-            result[self.index] = values
+            target[index] = values
         return result
 
     def backward(self, grad_output):
-        return GetItem(self.index)(grad_output)
+        return GetItem(self.steps)(grad_output)
+
+
+class IndexPut(Function):
+    """x with x[index] = value (value broadcast to x[index]'s shape): `x[index] = value` recorded."""
+
+    saves_inputs = False
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def forward(self, x, value):
+        result = x.copy()
+        target, index = _last_step_target(result, self.steps)
+        try:
+            target[index] = value
+        except ValueError:
+            raise ShapeError(f"setitem: a value of shape {value.shape} cannot be broadcast to the shape "
+                             f"{target[index].shape} of x[index]") from None
+        return result
+
+    def backward(self, grad_output):
+        x, value = self.inputs
+        need_x, need_value = self.needs_input_grad
+        # the elements written over get no gradient; the value gets theirs, summed where broadcast
+        grad_x = IndexPut(self.steps)(grad_output, 0.0) if need_x else None
+        grad_value = sum_to(GetItem(self.steps)(grad_output), value.shape) if need_value else None
+        return grad_x, grad_value
 
 
 class Cat(Function):
+    saves_inputs = False
+
     def __init__(self, axis):
         self.axis = axis
 
@@ -129,7 +229,7 @@ class Cat(Function):
             return get_array_module(arrays[0]).concatenate(arrays, axis=self.axis)
         except ValueError:
             shapes = ", ".join(str(a.shape) for a in arrays)
-            raise ValueError(f"cat: shapes {shapes} must match in every dim but dim {self.axis}") from None
+            raise ShapeError(f"cat: shapes {shapes} must match in every dim but dim {self.axis}") from None
 
     def backward(self, grad_output):
         grads, start = [], 0
@@ -141,6 +241,8 @@ class Cat(Function):
 
 
 class Pad(Function):
+    saves_inputs = False
+
     """Constant padding by `widths`, a (before, after) pair per axis."""
 
     def __init__(self, widths, value):
@@ -162,7 +264,7 @@ def reshape(x, *shape):
 def permute(x, *dims):
     dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
     if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
-        raise ValueError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
+        raise ShapeError(f"permute: dims {dims} are not a permutation of the {x.ndim} dims of shape {x.shape}")
     return Permute(tuple(d % x.ndim for d in dims))(x)
 
 
@@ -203,24 +305,29 @@ def expand(x, *sizes):
     sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
     leading = len(sizes) - x.ndim
     if leading < 0:
-        raise ValueError(f"expand: cannot expand shape {x.shape} to fewer dims {sizes}")
+        raise ShapeError(f"expand: cannot expand shape {x.shape} to fewer dims {sizes}")
     shape = tuple(x.shape[i - leading] if size == -1 else size for i, size in enumerate(sizes))
     try:
-        get_array_module(x.data).broadcast_shapes(x.shape, shape)
+        get_array_module(x.array).broadcast_shapes(x.shape, shape)
     except ValueError:
-        raise ValueError(f"expand: shape {x.shape} cannot be expanded to {sizes}: "
+        raise ShapeError(f"expand: shape {x.shape} cannot be expanded to {sizes}: "
                          "only dims of size 1 can grow") from None
     return broadcast_to(x, shape)
 
 
 def getitem(x, index):
-    return GetItem(_as_index(index, get_array_module(x.data)))(x)
+    return GetItem(torch_index(index, get_array_module(x.array)))(x)
+
+
+def index_put(x, index, value):
+    """x with x[index] = value, out of place (`x[index] = value` is its in-place form)."""
+    return IndexPut(torch_index(index, get_array_module(x.array)))(x, value)
 
 
 def narrow(x, dim, start, stop):
     """x[..., start:stop, ...] along `dim`."""
     index = (slice(None),) * dim + (slice(start, stop),)
-    return GetItem(index)(x)
+    return GetItem((index,))(x)
 
 
 def clone(x):
@@ -243,7 +350,7 @@ def cat(tensors, dim=0):
         raise ValueError("cat: expected a non-empty list of tensors")
     ndim = tensors[0].ndim
     if any(t.ndim != ndim for t in tensors):
-        raise ValueError(f"cat: all tensors need the same number of dims, got shapes {[t.shape for t in tensors]}")
+        raise ShapeError(f"cat: all tensors need the same number of dims, got shapes {[t.shape for t in tensors]}")
     return Cat(_axis(dim, ndim, "cat"))(*tensors)
 
 
@@ -252,7 +359,7 @@ def stack(tensors, dim=0):
     if not tensors:
         raise ValueError("stack: expected a non-empty list of tensors")
     if any(t.shape != tensors[0].shape for t in tensors):
-        raise ValueError(f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
+        raise ShapeError(f"stack: all tensors need the same shape, got {[t.shape for t in tensors]}")
     axis = _axis(dim, tensors[0].ndim + 1, "stack")
     return cat([unsqueeze(t, axis) for t in tensors], axis)
 

@@ -4,12 +4,12 @@ Why flat buffers: an update such as Adam's is a handful of element-wise formulas
 parameter at a time it costs a Python round trip per parameter and per formula; applied to one
 array that holds every parameter of a group, it is a few whole-array operations. So each group
 keeps (in a `FlatGroup`):
-  - `data`: one flat array; every parameter's `.data` is a view into it (a reshaped slice);
+  - `data`: one flat array; every parameter's `.array` is a view into it (a reshaped slice);
   - per-element state (Adam's moments, SGD's momentum) as flat arrays of the same length;
   - per-parameter state (Adam's step count, whether a parameter has state yet) as short arrays
     with one number per parameter;
 and `step()` gathers the gradients into one flat array with a single concatenate. When someone
-replaces a parameter's `.data` (`model.double()`, `p.data = ...`), the next step notices and
+replaces a parameter's `.array` (`model.double()`, `p.array = ...`), the next step notices and
 rebuilds the views; state survives.
 
 Subclasses say which state they keep and write `_advance` (the per-parameter bookkeeping of one
@@ -118,9 +118,9 @@ class Optimizer:
                 if set_to_none:
                     param.grad = None
                 elif param.grad.grad_fn is not None:  # a differentiable gradient: keep the graph's data intact
-                    param.grad = Tensor(get_array_module(param.grad.data).zeros_like(param.grad.data))
+                    param.grad = Tensor(get_array_module(param.grad.array).zeros_like(param.grad.array))
                 else:
-                    param.grad.data[...] = 0
+                    param.grad.array[...] = 0
 
     # -- the update -----------------------------------------------------------------------------
     def step(self, closure=None):
@@ -145,13 +145,13 @@ class Optimizer:
         coefficients = {name: flat.per_element(values, active) for name, values in per_parameter.items()}
         state = {name: flat.element_state(name) for name in self._element_state_names(group)}
         if active is None:  # the usual case: every parameter has a gradient; update in place
-            self._update_in_blocks(group, flat.data, gradient, state, coefficients, flat.scratch())
+            self._update_in_blocks(group, flat.array, gradient, state, coefficients, flat.scratch())
             return
         # Some parameters have no gradient: gather the others' elements, update, put them back.
         elements = flat.element_mask(active)
-        param, selected_state = flat.data[elements], {name: array[elements] for name, array in state.items()}
+        param, selected_state = flat.array[elements], {name: array[elements] for name, array in state.items()}
         self._update_in_blocks(group, param, gradient, selected_state, coefficients, flat.scratch())
-        flat.data[elements] = param
+        flat.array[elements] = param
         for name, array in state.items():
             array[elements] = selected_state[name]
 
@@ -240,7 +240,7 @@ class Optimizer:
     def _checked_states(self, flat, indices, saved_state):
         """[(i, {name: number}, {name: flat array})] for the parameters of `flat` with saved state."""
         flat.refresh()
-        device = backend.device_of(flat.data)
+        device = backend.device_of(flat.array)
         states = []
         for i, index in enumerate(indices):
             scalars, arrays = {}, {}
@@ -250,7 +250,7 @@ class Optimizer:
                 if name in self.parameter_state_names:
                     scalars[name] = float(value)
                 elif name in self.element_state_names:
-                    array = backend.as_array(value.data if isinstance(value, Tensor) else value, device=device)
+                    array = backend.as_array(value.array if isinstance(value, Tensor) else value, device=device)
                     if array.size != flat.sizes[i]:
                         raise ValueError(f"{self.name}.load_state_dict: state {name!r} of parameter {index} "
                                          f"has shape {array.shape}, the parameter has shape {flat.shapes[i]}")
@@ -272,7 +272,7 @@ class Optimizer:
 
 
 class FlatGroup:
-    """One parameter group flattened: the parameters' .data are views into one array, `data`."""
+    """One parameter group flattened: the parameters' .array are views into one array, `data`."""
 
     def __init__(self, params, name):
         self.params = params
@@ -286,8 +286,8 @@ class FlatGroup:
         self._adopt_parameter_data()
 
     def _adopt_parameter_data(self):
-        """Copy the parameters into one flat array and make each .data a view of its slice."""
-        arrays = [p.data for p in self.params]
+        """Copy the parameters into one flat array and make each .array a view of its slice."""
+        arrays = [p.array for p in self.params]
         dtypes = sorted({str(array.dtype) for array in arrays})
         if len(dtypes) > 1:
             raise TypeError(f"{self.name}: parameters of one group must share a dtype, got {dtypes}; "
@@ -302,19 +302,19 @@ class FlatGroup:
             raise backend.DeviceMismatchError(f"{self.name}: parameters of one group must be on one device, "
                                               f"got {' and '.join(devices)}; move the model with model.to(device)")
         xp = get_array_module(arrays[0])
-        self.data = xp.concatenate(arrays, axis=None)
-        self.views = [self.data[start:end].reshape(shape)
+        self.array = xp.concatenate(arrays, axis=None)
+        self.views = [self.array[start:end].reshape(shape)
                       for start, end, shape in zip(self.bounds, self.bounds[1:], self.shapes)]
         for param, view in zip(self.params, self.views):
-            param.data = view
+            param.array = view
         # the state follows the parameters to their (possibly new) dtype and device
-        self.element_states = {name: backend.to_device(array, devices[0]).astype(self.data.dtype, copy=False)
+        self.element_states = {name: backend.to_device(array, devices[0]).astype(self.array.dtype, copy=False)
                                for name, array in self.element_states.items()}
         self._gradient_buffer = self._scratch = None
 
     def refresh(self):
-        """Rebuild the views if someone replaced a parameter's .data since the last step."""
-        if not all(map(operator.is_, [p.data for p in self.params], self.views)):
+        """Rebuild the views if someone replaced a parameter's .array since the last step."""
+        if not all(map(operator.is_, [p.array for p in self.params], self.views)):
             self._adopt_parameter_data()
 
     def gather_gradients(self):
@@ -325,14 +325,14 @@ class FlatGroup:
         present = [grad is not None for grad in grads]
         if not any(present):
             return None, None
-        grads = [grad.data for grad in grads if grad is not None]
+        grads = [grad.array for grad in grads if grad is not None]
         self._check_gradient_shapes(grads, present)
-        xp = get_array_module(self.data)
+        xp = get_array_module(self.array)
         if all(present):
             if self._gradient_buffer is None:
-                self._gradient_buffer = xp.empty_like(self.data)
+                self._gradient_buffer = xp.empty_like(self.array)
             return xp.concatenate(grads, axis=None, out=self._gradient_buffer), None
-        return xp.concatenate(grads, axis=None).astype(self.data.dtype, copy=False), numpy.array(present)
+        return xp.concatenate(grads, axis=None).astype(self.array.dtype, copy=False), numpy.array(present)
 
     def _check_gradient_shapes(self, grads, present):
         shapes = [shape for shape, has_grad in zip(self.shapes, present) if has_grad]
@@ -346,7 +346,7 @@ class FlatGroup:
         """The elements of the parameters marked in `active`, as a mask over `data`: built from the
         host flags on the host and copied over once (on a GPU, a repeat by device counts would
         wait for the device to learn the output's length)."""
-        return backend.as_array(numpy.repeat(active, self.sizes), device=backend.device_of(self.data))
+        return backend.as_array(numpy.repeat(active, self.sizes), device=backend.device_of(self.array))
 
     def per_element(self, values, active=None):
         """One number per updated parameter (all, or those in `active`) as a single Python number
@@ -355,20 +355,20 @@ class FlatGroup:
         if (values == values[0]).all():
             return values[0].item()
         sizes = self.sizes if active is None else self.sizes[active]
-        return backend.as_array(numpy.repeat(values, sizes), device=backend.device_of(self.data))
+        return backend.as_array(numpy.repeat(values, sizes), device=backend.device_of(self.array))
 
     def scratch(self):
         """A work array of one block (reused across steps: fresh memory costs page faults)."""
         if self._scratch is None:
-            self._scratch = get_array_module(self.data).empty(min(_block_size(self.data), self.data.size),
-                                                              self.data.dtype)
+            self._scratch = get_array_module(self.array).empty(min(_block_size(self.array), self.array.size),
+                                                              self.array.dtype)
         return self._scratch
 
     # -- state ------------------------------------------------------------------------------
     def element_state(self, name):
         """The flat per-element array `name`, created as zeros on first use."""
         if name not in self.element_states:
-            self.element_states[name] = get_array_module(self.data).zeros_like(self.data)
+            self.element_states[name] = get_array_module(self.array).zeros_like(self.array)
         return self.element_states[name]
 
     def parameter_state(self, name):

@@ -267,7 +267,7 @@ class TrainingRun:
 
         sample, real = self.digit_check
         with minigan.no_grad():
-            generated = np.concatenate([minigan.backend.to_numpy(sample(min(batch_size, len(real) - start)).data)
+            generated = np.concatenate([minigan.backend.to_numpy(sample(min(batch_size, len(real) - start)).array)
                                         for start in range(0, len(real), batch_size)])
         scores = metrics.digit_scores(generated, real)
         print(f"digit FID {scores['digit_fid']:.2f} over {len(real)} samples (lower is better; real against real "
