@@ -281,6 +281,10 @@ def allow_tf32(allowed=True):
         _apply_tf32()
 
 
+def tf32_allowed():
+    return _tf32
+
+
 def _apply_tf32():
     """Set CuPy's cuBLAS compute type for float32. CuPy 14 keeps it per dtype in a private module;
     where that is gone, CUPY_TF32 still decides, read by CuPy at its first float32 product."""

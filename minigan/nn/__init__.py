@@ -2,7 +2,7 @@
 
 Seed code ports by changing its imports: `import minigan.nn as nn`, `import minigan.nn.functional as F`.
 """
-from minigan.nn import functional, init
+from minigan.nn import functional, init, parallel
 from minigan.nn.activation import LeakyReLU, ReLU, Sigmoid, Tanh
 from minigan.nn.container import Sequential
 from minigan.nn.conv import Conv2d, ConvTranspose2d
@@ -13,4 +13,5 @@ from minigan.nn.linear import Linear
 from minigan.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from minigan.nn.module import Module
 from minigan.nn.normalization import BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm
+from minigan.nn.parallel import DataParallel
 from minigan.nn.parameter import Parameter

@@ -97,6 +97,8 @@ def _index_item(item, xp):
         item = item.array
     if isinstance(item, (list, tuple, bool)):
         item = xp.asarray(item)
+    elif hasattr(item, "shape") and get_array_module(item) is not xp:  # a host index for a 'cuda' tensor
+        item = xp.asarray(backend.to_numpy(item))
     if hasattr(item, "shape"):
         if item.dtype.kind not in "biu":
             raise IndexError(f"getitem: tensors used as indices must be integer or bool tensors, got dtype {item.dtype}")

@@ -141,6 +141,7 @@ class Optimizer:
         gradient, active = flat.gather_gradients()
         if gradient is None:
             return
+        flat.count_modification()
         per_parameter = self._advance(group, flat, slice(None) if active is None else active)
         coefficients = {name: flat.per_element(values, active) for name, values in per_parameter.items()}
         state = {name: flat.element_state(name) for name in self._element_state_names(group)}
@@ -316,6 +317,13 @@ class FlatGroup:
         """Rebuild the views if someone replaced a parameter's .array since the last step."""
         if not all(map(operator.is_, [p.array for p in self.params], self.views)):
             self._adopt_parameter_data()
+
+    def count_modification(self):
+        """The step changes the parameters in place: their versions go up, so a backward through a
+        graph that saved them before the step refuses to run, as torch's does (the classic GAN
+        mistake of stepping D between computing G's loss through D and its backward)."""
+        for param in self.params:
+            param._version_counter.bump()
 
     def gather_gradients(self):
         """(flat gradient, active): the gradients in one array, made by one concatenate, and
