@@ -7,7 +7,7 @@ from minigan.backend import (DeviceMismatchError, DeviceUnavailableError, bool_,
 from minigan.creation import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor, arange,
                               as_tensor, from_numpy, full, full_like, ones, ones_like, rand, randint, randn, randperm,
                               tensor, zeros, zeros_like)
-from minigan.errors import DTypeError, ShapeError
+from minigan.errors import DTypeError, ShapeError, ValueRangeError
 from minigan.gradcheck import GradcheckError, gradcheck, gradgradcheck
 from minigan.ops import (abs, amax, argmax, cat, clamp, exp, flatten, log, matmul, maximum, mean,
                          minimum, permute, reshape, rsqrt, sigmoid, sign, sqrt, squeeze, stack,

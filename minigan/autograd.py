@@ -213,13 +213,19 @@ class Function:
         output.grad_fn = self
         return output
 
+    def saved_positions(self):
+        """The positions of the inputs whose values backward reads: all of them, or none for an
+        op that reads only shapes (saves_inputs = False). A product overrides this: each factor's
+        gradient reads only the other factor (other_factors)."""
+        return range(len(self.inputs)) if self.saves_inputs else ()
+
     def check_saved_versions(self):
         """Refuse to differentiate with values that were modified in place after this op saved
         them: the gradient would silently be that of other numbers (torch refuses too)."""
-        if self.saves_inputs:
-            for position, (x, version) in enumerate(zip(self.inputs, self.saved_versions)):
-                if x._version_counter.value != version:
-                    raise _modified_error(self, f"input {position}", x.shape, x._version_counter.value, version)
+        for position in self.saved_positions():
+            x, version = self.inputs[position], self.saved_versions[position]
+            if x._version_counter.value != version:
+                raise _modified_error(self, f"input {position}", x.shape, x._version_counter.value, version)
         if self.saves_output and self.output_counter.value != self.output_version:
             raise _modified_error(self, "output", self.output_data.shape, self.output_counter.value,
                                   self.output_version)
@@ -235,6 +241,13 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name}>"
+
+
+def other_factors(needs_input_grad):
+    """saved_positions of a product of two factors (mul, matmul, linear, conv): each factor's
+    gradient reads the other factor, so only the other factors of the gradients asked for."""
+    need_a, need_b = needs_input_grad
+    return ((1,) if need_a else ()) + ((0,) if need_b else ())
 
 
 def _modified_error(fn, which, shape, version, expected):

@@ -14,3 +14,7 @@ class ShapeError(ValueError, RuntimeError):
 class DTypeError(TypeError, RuntimeError):
     """Dtypes that cannot meet in an op (a float64 input to a float32 layer), or an op on a dtype
     it does not take."""
+
+
+class ValueRangeError(ValueError, RuntimeError):
+    """Values outside what an op takes: BCE's probabilities outside [0, 1]."""

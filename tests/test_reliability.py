@@ -50,6 +50,12 @@ def _bad_state_dict(_):
     model.load_state_dict(state)
 
 
+def _modified_after_saved(_):
+    y = minigan.randn(2, requires_grad=True).exp()
+    y += 1
+    y.sum().backward()
+
+
 def _mixed_devices(_):
     with minigan.backend.use_standin_for_cuda():
         minigan.randn(2) + minigan.randn(2, device="cuda")
@@ -66,33 +72,47 @@ def _example(*argv):
 
 
 MISUSES = [
-    Misuse("Linear given images", lambda _: nn.Linear(784, 256)(minigan.randn(2, 3, 28, 28)), ValueError,
+    Misuse("Linear given images", lambda _: nn.Linear(784, 256)(minigan.randn(2, 3, 28, 28)), minigan.ShapeError,
            r"expected an input of shape \(\*, 784\), got shape \(2, 3, 28, 28\); to feed images, flatten them first "
            r"\(nn.Flatten\(\)"),
-    Misuse("conv with the wrong input channels", lambda _: nn.Conv2d(3, 8, 3)(minigan.randn(2, 1, 28, 28)), ValueError,
+    Misuse("conv with the wrong input channels", lambda _: nn.Conv2d(3, 8, 3)(minigan.randn(2, 1, 28, 28)), minigan.ShapeError,
            r"Conv2d\(3, 8, .*expected an input of shape \(N, 3, H, W\) with in_channels=3, got shape \(2, 1, 28, 28\)"),
-    Misuse("kernel larger than the padded input", lambda _: nn.Conv2d(1, 8, 7)(minigan.randn(2, 1, 4, 4)), ValueError,
+    Misuse("kernel larger than the padded input", lambda _: nn.Conv2d(1, 8, 7)(minigan.randn(2, 1, 4, 4)), minigan.ShapeError,
            r"conv2d: kernel 7x7 .* is larger than the padded input 4x4"),
     Misuse("transposed conv with the wrong channels", lambda _: nn.ConvTranspose2d(4, 2, 3)(minigan.randn(2, 3, 5, 5)),
-           ValueError, r"ConvTranspose2d\(4, 2, .*in_channels=4, got shape \(2, 3, 5, 5\)"),
-    Misuse("BatchNorm with the wrong channels", lambda _: nn.BatchNorm2d(4)(minigan.randn(2, 3, 5, 5)), ValueError,
+           minigan.ShapeError, r"ConvTranspose2d\(4, 2, .*in_channels=4, got shape \(2, 3, 5, 5\)"),
+    Misuse("BatchNorm with the wrong channels", lambda _: nn.BatchNorm2d(4)(minigan.randn(2, 3, 5, 5)), minigan.ShapeError,
            r"BatchNorm2d\(4, .*expected 4 channels \(num_features\) in dim 1 of the input, got shape \(2, 3, 5, 5\)"),
-    Misuse("matmul of incompatible shapes", lambda _: minigan.randn(2, 3) @ minigan.randn(4, 5), ValueError,
+    Misuse("matmul of incompatible shapes", lambda _: minigan.randn(2, 3) @ minigan.randn(4, 5), minigan.ShapeError,
            r"matmul: shapes \(2, 3\) and \(4, 5\) cannot be multiplied"),
-    Misuse("a dot product of vectors of different lengths", lambda _: minigan.randn(1) @ minigan.randn(2), ValueError,
+    Misuse("a dot product of vectors of different lengths", lambda _: minigan.randn(1) @ minigan.randn(2), minigan.ShapeError,
            r"matmul: the dot product of vectors needs equal lengths, got shapes \(1,\) and \(2,\)"),
     Misuse("elementwise op on shapes that do not broadcast", lambda _: minigan.randn(2, 3) + minigan.randn(4, 5),
-           ValueError, r"Add: cannot broadcast shapes \(2, 3\) and \(4, 5\)"),
-    Misuse("reshape to another size", lambda _: minigan.randn(2, 3).reshape(4, 2), ValueError,
+           minigan.ShapeError, r"Add: cannot broadcast shapes \(2, 3\) and \(4, 5\)"),
+    Misuse("reshape to another size", lambda _: minigan.randn(2, 3).reshape(4, 2), minigan.ShapeError,
            r"reshape: cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into shape \(4, 2\)"),
-    Misuse("cat of mismatched shapes", lambda _: minigan.cat([minigan.randn(2, 3), minigan.randn(2, 4)]), ValueError,
+    Misuse("cat of mismatched shapes", lambda _: minigan.cat([minigan.randn(2, 3), minigan.randn(2, 4)]), minigan.ShapeError,
            r"cat: shapes \(2, 3\), \(2, 4\) must match in every dim but dim 0"),
     Misuse("reduction over a dim that does not exist", lambda _: minigan.randn(2, 3).sum(5), IndexError,
            r"sum: dim 5 is out of range for a tensor with 2 dimensions"),
     Misuse("an integer tensor asking for grad", lambda _: minigan.tensor([1, 2], requires_grad=True), RuntimeError,
            r"only floating-point tensors can require gradients, got dtype int64; convert first"),
     Misuse("a float64 input to a float32 layer", lambda _: nn.Linear(2, 2)(minigan.randn(3, 2, dtype=minigan.float64)),
-           TypeError, r"linear: input has dtype float64 but weight has dtype float32; convert one of them"),
+           minigan.DTypeError, r"linear: input has dtype float64 but weight has dtype float32; convert one of them"),
+    Misuse("a matmul of float32 and float64", lambda _: minigan.randn(2, 3) @ minigan.randn(3, 2, dtype=minigan.float64),
+           minigan.DTypeError, r"matmul: expected both operands to have the same dtype, got float32 and float64"),
+    Misuse("where given a condition that is not bool", lambda _: minigan.where(minigan.ones(2), 1.0, 0.0),
+           minigan.DTypeError, r"where: the condition must be a bool tensor, got float32; compare first"),
+    Misuse("a negative step in a slice", lambda _: minigan.randn(4)[::-1], ValueError,
+           r"getitem: step must be greater than zero, got slice\(None, None, -1\); torch has no negative steps"),
+    Misuse("an in-place op on a leaf that requires grad", lambda _: minigan.ones(2, requires_grad=True).add_(1),
+           RuntimeError, r"add_: a leaf Variable that requires grad is being used in an in-place operation"),
+    Misuse("an in-place op on a view in the graph", lambda _: (minigan.ones(2, 3, requires_grad=True) * 1)[0].add_(1),
+           RuntimeError, r"add_: in-place op on a view .* in the graph .*: torch rewrites the views' history"),
+    Misuse("an in-place result that the tensor's dtype cannot hold", lambda _: minigan.zeros(2, dtype=minigan.int64).add_(0.5),
+           minigan.DTypeError, r"add_: the result's dtype float32 can't be cast to the dtype int64"),
+    Misuse("a tensor changed in place after an op saved it", _modified_after_saved, RuntimeError,
+           r"modified by an inplace operation: the output of Exp .* is at version 1; expected version 0"),
     Misuse("mixing devices", _mixed_devices, minigan.DeviceMismatchError,
            r"Add: inputs are on different devices: cpu and cuda"),
     Misuse("backward twice without retain_graph", _backward_twice, RuntimeError,
@@ -103,7 +123,7 @@ MISUSES = [
            r'(?s)Missing key\(s\) in state_dict: "bias".*Unexpected key\(s\) in state_dict: "extra".*'
            r"size mismatch for weight: .*\(4, 4\).*\(3, 2\)"),
     Misuse("BCE given values outside [0, 1]",
-           lambda _: F.binary_cross_entropy(minigan.tensor([1.5]), minigan.tensor([1.0])), ValueError,
+           lambda _: F.binary_cross_entropy(minigan.tensor([1.5]), minigan.tensor([1.0])), minigan.ValueRangeError,
            r"binary_cross_entropy: every element of input must lie in \[0, 1\], but input holds values in \[1.5, 1.5\]"),
     Misuse("cross-entropy given a class index out of range",
            lambda _: F.cross_entropy(minigan.randn(2, 3), minigan.tensor([0, 3])), IndexError,
@@ -146,11 +166,14 @@ def test_float32_meeting_float64_promotes_to_float64_as_torch_does():
     assert (minigan.randn(2) * 2.5).dtype == minigan.float32  # a Python number takes the tensor's dtype
 
 
-def test_errors_md_lists_every_misuse_of_the_table():
+def test_errors_md_lists_every_misuse_of_the_table_with_its_class():
     with open(os.path.join(ROOT, "docs", "ERRORS.md")) as page:
-        text = page.read()
-    missing = [m.name for m in MISUSES if m.name not in text]
+        rows = [line for line in page if line.startswith("|")]
+    missing = [m.name for m in MISUSES if not any(line.startswith(f"| {m.name} |") for line in rows)]
     assert not missing, f"docs/ERRORS.md does not mention: {missing}"
+    wrong = [m.name for m in MISUSES for line in rows if line.startswith(f"| {m.name} |")
+             and f"`{m.error.__name__}`" not in line.split("|")[2]]
+    assert not wrong, f"docs/ERRORS.md names another exception class for: {wrong}"
 
 
 # --------------------------------------------------------------------------------------------

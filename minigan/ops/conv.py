@@ -22,7 +22,7 @@ hands them on instead of gathering them again.
 """
 import numbers
 
-from minigan.autograd import Function
+from minigan.autograd import Function, other_factors
 from minigan.backend import get_array_module
 from minigan.cuda.kernels import col2im, im2col
 from minigan.errors import DTypeError, ShapeError
@@ -66,6 +66,9 @@ class Conv2d(Function):
     def __init__(self, stride, padding, columns=None):
         self.stride, self.padding, self.columns = stride, padding, columns
 
+    def saved_positions(self):
+        return other_factors(self.needs_input_grad)
+
     def forward(self, images, weight):
         if self.columns is None:
             self.columns = im2col(images, weight.shape[2:], self.stride, self.padding)
@@ -101,6 +104,9 @@ class ConvTranspose2d(Function):
     def __init__(self, stride, padding, output_size):
         self.stride, self.padding, self.output_size = stride, padding, tuple(output_size)
 
+    def saved_positions(self):
+        return other_factors(self.needs_input_grad)
+
     def forward(self, images, weight):
         channel_major = _channel_major(images)
         # columns[(o, i, j), (n, h, w)] = Σ_c W[c, (o, i, j)] x[c, (n, h, w)]
@@ -134,6 +140,9 @@ class Conv2dGradWeight(Function):
     def __init__(self, kernel_size, stride, padding, columns=None):
         self.kernel_size, self.stride, self.padding = tuple(kernel_size), stride, padding
         self.columns = columns
+
+    def saved_positions(self):
+        return other_factors(self.needs_input_grad)
 
     def forward(self, images, grad_output):
         columns = self.columns

@@ -1,6 +1,6 @@
 """The ops behind three layers: linear, dropout and embedding."""
 from minigan import backend, random
-from minigan.autograd import Function
+from minigan.autograd import Function, other_factors
 from minigan.backend import get_array_module
 from minigan.errors import DTypeError
 from minigan.ops.activation import Activation
@@ -15,6 +15,9 @@ class LinearMap(Function):
 
     def forward(self, x, weight):
         return get_array_module(x).matmul(x, weight.T)
+
+    def saved_positions(self):
+        return other_factors(self.needs_input_grad)
 
     def backward(self, grad_output):
         x, weight = self.inputs

@@ -8,7 +8,7 @@ so first *and* second derivatives agree with torch to the last bits, including t
 from minigan.autograd import Function, is_grad_enabled
 from minigan.backend import get_array_module, is_device_array
 from minigan.cuda.kernels import bce, bce_with_logits
-from minigan.errors import ShapeError
+from minigan.errors import ShapeError, ValueRangeError
 from minigan.ops.activation import log_softmax, logsigmoid, sigmoid
 from minigan.ops.broadcast import broadcast_to, sum_to
 from minigan.ops.math import clamp, log
@@ -164,7 +164,7 @@ def _check_probabilities(op, name, tensor, hint=""):
     if is_device_array(data) or bool(((data >= 0) & (data <= 1)).all()):
         return
     found = "NaN" if bool(xp.isnan(data).any()) else f"values in [{float(data.min()):g}, {float(data.max()):g}]"
-    raise ValueError(f"{op}: every element of {name} must lie in [0, 1], but {name} holds {found}{hint}")
+    raise ValueRangeError(f"{op}: every element of {name} must lie in [0, 1], but {name} holds {found}{hint}")
 
 
 def _weighted_and_reduced(loss, weight, reduction):

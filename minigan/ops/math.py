@@ -3,7 +3,7 @@ import numbers
 
 import numpy
 
-from minigan.autograd import Function
+from minigan.autograd import Function, other_factors
 from minigan.backend import as_array, check_same_device, default_dtype, get_array_module
 from minigan.errors import DTypeError, ShapeError
 from minigan.ops.broadcast import sum_to
@@ -133,6 +133,9 @@ class Mul(BinaryFunction):
     def forward(self, a, b):
         return a * b
 
+    def saved_positions(self):
+        return other_factors(self.needs_input_grad)
+
     def backward(self, grad_output):
         a, b = self.inputs
         need_a, need_b = self.needs_input_grad
@@ -144,6 +147,10 @@ class Div(BinaryFunction):
 
     def forward(self, a, b):
         return a / b
+
+    def saved_positions(self):
+        need_a, need_b = self.needs_input_grad
+        return (0, 1) if need_b else (1,)  # d/da reads b; d/db reads a and b
 
     def backward(self, grad_output):
         a, b = self.inputs
@@ -230,6 +237,9 @@ class MatMul(BinaryFunction):
 
     def forward(self, a, b):
         return get_array_module(a).matmul(a, b)
+
+    def saved_positions(self):
+        return other_factors(self.needs_input_grad)
 
     def shape_error(self, xp, a_shape, b_shape):
         if a_shape[-1] != b_shape[-2]:
