@@ -1,5 +1,5 @@
 """minigan: a small reverse-mode autodiff engine on numpy, with PyTorch's API, for building GANs."""
-from minigan import backends, cuda, nn, ops, optim, utils, viz  # ops attaches the operators and methods to Tensor
+from minigan import accelerator, backends, cuda, nn, ops, optim, utils, viz  # ops attaches the operators and methods to Tensor
 from minigan.anomaly import AnomalyError, detect_anomaly
 from minigan.autograd import Function, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from minigan.backend import (DeviceMismatchError, DeviceUnavailableError, bool_, device, float16, float32, float64,
