@@ -451,6 +451,12 @@ def test_cudnn_flags_and_nn_parallel_are_there():
     import minigan.nn.parallel
     cudnn.benchmark = True
     assert cudnn.benchmark is True and cudnn.is_available() is False
+    try:
+        minigan.backends.cuda.matmul.allow_tf32 = True
+        assert cudnn.allow_tf32 and minigan.backend.tf32_allowed()
+    finally:
+        cudnn.allow_tf32 = False
+    assert not minigan.backend.tf32_allowed()
     model = nn.Linear(3, 2)
     wrapped = nn.DataParallel(model, device_ids=[0])
     x = minigan.ones(4, 3)

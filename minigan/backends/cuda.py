@@ -2,17 +2,13 @@
 from minigan import backend
 
 
-class _MatmulSettings:
-    @property
-    def allow_tf32(self):
-        return backend.tf32_allowed()
+class TF32Switch:
+    """`allow_tf32`, read and set: minigan.backend's switch for TF32 in float32 matrix products."""
 
-    @allow_tf32.setter
-    def allow_tf32(self, allowed):
-        backend.allow_tf32(allowed)
+    allow_tf32 = property(lambda self: backend.tf32_allowed(), lambda self, allowed: backend.allow_tf32(allowed))
 
 
-matmul = _MatmulSettings()
+matmul = TF32Switch()
 
 
 def is_built():

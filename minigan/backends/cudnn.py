@@ -3,7 +3,7 @@ are kept so that `cudnn.benchmark = True` runs, and read back as set; only allow
 import sys
 import types
 
-from minigan import backend
+from minigan.backends.cuda import TF32Switch
 
 enabled = True        # accepted; convolutions are im2col + matrix products either way
 benchmark = False     # accepted; there is no algorithm to search for
@@ -19,16 +19,8 @@ def version():
     return None
 
 
-class _Module(types.ModuleType):
+class _Module(types.ModuleType, TF32Switch):
     """`cudnn.allow_tf32 = True` switches TF32 for float32 matrix products, as in torch."""
-
-    @property
-    def allow_tf32(self):
-        return backend.tf32_allowed()
-
-    @allow_tf32.setter
-    def allow_tf32(self, allowed):
-        backend.allow_tf32(allowed)
 
 
 sys.modules[__name__].__class__ = _Module
