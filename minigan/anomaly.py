@@ -11,15 +11,12 @@ non-finite, which points one op further up. Off by default: then an op pays one 
 `anomaly.active`. On a GPU each check waits for the GPU (it reads a flag back), so use it to find
 a bug, not to train.
 """
-import contextlib
 import os
 import sys
 
 from minigan import backend
 
 active = False  # True inside detect_anomaly()
-_backward_of = None  # the Function whose backward is running: NaNs made by the ops inside are its
-_NOTHING = contextlib.nullcontext()
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -38,24 +35,6 @@ class detect_anomaly:
     def __exit__(self, *exc_info):
         global active
         active = self.outer
-
-
-class _Blame:
-    def __init__(self, fn):
-        self.fn = fn
-
-    def __enter__(self):
-        global _backward_of
-        self.outer, _backward_of = _backward_of, self.fn
-
-    def __exit__(self, *exc_info):
-        global _backward_of
-        _backward_of = self.outer
-
-
-def blaming(fn):
-    """A `with` block in which a NaN or Inf made by any op is reported as made by fn's backward."""
-    return _Blame(fn) if active else _NOTHING
 
 
 def creation_site():
@@ -88,13 +67,14 @@ def _describe(fn, what, found, inputs, cause_if_inputs_bad):
     return f"{fn.name} {what} produced {found}: {cause}. The op was created at {site}; input shapes: {shapes}"
 
 
-def check_forward(fn, arrays, output):
-    """Raise AnomalyError if the forward of `fn` on `arrays` gave a non-finite `output`."""
+def check_forward(fn, arrays, output, running_backward=None):
+    """Raise AnomalyError if the forward of `fn` on `arrays` gave a non-finite `output`; when fn is
+    one of the ops a backward is written with, `running_backward` is that backward's Function."""
     found = _non_finite(output)
     if found is None:
         return
-    if _backward_of is not None:  # fn is one of the ops a backward is written with
-        raise AnomalyError(_describe(_backward_of, f"backward (in its {fn.name} op)", found, arrays,
+    if hasattr(running_backward, "backward"):  # fn is one of the ops a backward is written with
+        raise AnomalyError(_describe(running_backward, f"backward (in its {fn.name} op)", found, arrays,
                                      "the values it combined already held NaN or Inf"))
     raise AnomalyError(_describe(fn, "forward", found, arrays,
                                  "an input already held NaN or Inf: look at the op that made that input"))

@@ -26,11 +26,12 @@ import sys
 import numpy
 
 from minigan import backend
-from minigan.autograd import Function, is_grad_enabled, queue_callback
+from minigan.autograd import queue_callback
 from minigan.nn.module import Module
 from minigan.nn.normalization import BatchNorm1d, BatchNorm2d, _BatchNorm
 from minigan.ops.math import rsqrt
 from minigan.ops.norm import _affine, _update_running_stats
+from minigan.tensor import Function, is_grad_enabled
 
 INSTALL_MPI = 'pip install -e ".[mpi]"'
 _comm = None  # MPI.COMM_WORLD once init() has run

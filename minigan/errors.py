@@ -18,3 +18,8 @@ class DTypeError(TypeError, RuntimeError):
 
 class ValueRangeError(ValueError, RuntimeError):
     """Values outside what an op takes: BCE's probabilities outside [0, 1]."""
+
+
+class HostDeviceError(TypeError):
+    """Host (numpy) data met device data, or device data was converted to host implicitly: what
+    CuPy refuses, and the stand-in device of the tests refuses in the same places."""

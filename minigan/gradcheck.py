@@ -6,8 +6,8 @@ too, so a backward that is not linear in its incoming gradient is caught as well
 """
 import numpy
 
-from minigan.autograd import enable_grad, grad, no_grad
-from minigan.tensor import Tensor
+from minigan.autograd import grad
+from minigan.tensor import Tensor, enable_grad, no_grad
 
 
 class GradcheckError(AssertionError):

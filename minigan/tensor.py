@@ -1,27 +1,32 @@
-"""Tensor: an array, the gradient that backward leaves in it, and the Function that created it.
+"""The graph's two kinds of node: Tensor, a value, and Function, the op that made one; and the
+switch that says whether ops record the graph at all (no_grad).
 
-Arithmetic operators and methods such as `.sum()` or `.reshape()` are not written here: each op
-lives next to its backward in `minigan/ops/`, and `minigan/ops/__init__.py` attaches them to
-Tensor. That keeps this file about what a tensor *is*, and keeps imports pointing downwards.
+    y = Tanh()(x)     # Function.__call__: forward on x's array, then, if x requires grad,
+                      # y.grad_fn = that Tanh, which keeps x as its input
 
-The raw array is `tensor.array` (numpy's, or CuPy's on 'cuda'); minigan's own code reads it
-there. `tensor.data` is torch's: the same storage as a Tensor outside the graph.
+The engine that walks this graph backwards (backward(), grad()) is minigan/autograd.py; it attaches
+`Tensor.backward`. Arithmetic operators and methods such as `.sum()` are not written here either:
+each op lives with its derivative in minigan/ops/, and minigan/ops/__init__.py attaches them. That
+keeps this file about what the graph *is*, and keeps imports pointing downwards.
+
+The raw array is `tensor.array` (numpy's, or CuPy's on 'cuda'); minigan's own code reads it there.
+`tensor.data` is torch's: the same storage as a Tensor outside the graph.
 """
+import functools
+import weakref
+
 import numpy
 
-from minigan import backend
-from minigan.errors import ShapeError
+from minigan import anomaly, backend, tracing
+from minigan.errors import HostDeviceError, ShapeError
 
 
 class VersionCounter:
     """How many times a storage was modified in place. Tensors that share storage as torch's views
     do (detach(), reshape, slicing) share one counter; a Function notes the versions of the tensors
-    its backward will read, and backward refuses to read one that has changed since."""
+    its backward will read, and refuses to run on one that has changed since."""
 
-    __slots__ = ("value",)
-
-    def __init__(self):
-        self.value = 0
+    value = 0  # until the first in-place change
 
     def bump(self):
         self.value += 1
@@ -138,17 +143,8 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         return self
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        """Sum d self / d leaf into the `.grad` of every leaf that requires grad.
-
-        `gradient` is d loss / d self, needed when self is not a scalar. The graph is freed
-        afterwards unless `retain_graph`; `create_graph` makes the gradients differentiable;
-        `inputs` limits which leaves get a `.grad`.
-        """
-        from minigan import (
-            autograd,  # same layer; autograd imports this module at load time
-        )
-        autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+    # backward(gradient=None, retain_graph=None, create_graph=False, inputs=None): the engine's,
+    # attached by minigan/autograd.py
 
     def detach(self):
         """The same storage, cut from the graph: gradients do not flow through the result. In-place
@@ -232,3 +228,264 @@ class Tensor:
 
     # `==` gives an elementwise tensor (minigan/ops), so hashing must not use it: by identity, as torch
     __hash__ = object.__hash__
+
+
+# --------------------------------------------------------------------------------------------
+# Grad mode: whether ops record a graph
+# --------------------------------------------------------------------------------------------
+_grad_enabled = True
+running_backward = None  # the Function whose backward the engine is running: ops made now belong to it
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+class _GradMode:
+    """Graph recording set to `mode` inside a `with` block or a decorated function."""
+
+    def __init__(self, mode):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        global _grad_enabled
+        self.previous = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __exit__(self, *exc_info):
+        global _grad_enabled
+        _grad_enabled = self.previous
+
+    def __call__(self, function):
+        mode = self.mode
+
+        @functools.wraps(function)
+        def with_grad_mode(*args, **kwargs):
+            with _GradMode(mode):  # a fresh context per call, so recursive calls nest
+                return function(*args, **kwargs)
+        return with_grad_mode
+
+
+class no_grad(_GradMode):
+    """Ops inside build no graph: for evaluation, sampling and optimizer updates."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(_GradMode):
+    """Record a graph even inside `no_grad`."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+class set_grad_enabled(_GradMode):
+    """Recording on or off inside a `with` block or a decorated function; called on its own,
+    `set_grad_enabled(False)` switches it from then on, as torch.set_grad_enabled does."""
+
+    def __init__(self, mode):
+        global _grad_enabled
+        super().__init__(mode)
+        self.previous = _grad_enabled
+        _grad_enabled = self.mode
+
+    def __enter__(self):
+        pass  # the mode was switched when this was made; __exit__ restores the one before
+
+    def __call__(self, function):
+        global _grad_enabled
+        _grad_enabled = self.previous  # as a decorator it acts inside the function only
+        return super().__call__(function)
+
+
+# --------------------------------------------------------------------------------------------
+# Function: one node of the graph
+# --------------------------------------------------------------------------------------------
+def constant_like(value, reference):
+    """A Python number or array as a Tensor that may meet `reference` in an op.
+
+    Numbers take the reference's dtype (as torch treats scalars), or the default float dtype
+    when a float meets an integer tensor, and its device. Arrays stay on their device: a host
+    array meeting a 'cuda' tensor is an error of the op, not a silent copy in every step.
+    """
+    if isinstance(value, Tensor):
+        return value
+    xp = backend.get_array_module(reference.array)
+    if isinstance(value, (bool, int, float)):
+        dtype = reference.dtype
+        if isinstance(value, float) and dtype.kind not in "fc":
+            dtype = backend.default_dtype()
+        return Tensor(xp.asarray(value, dtype=dtype))
+    if isinstance(value, numpy.generic):  # a numpy number keeps its dtype, as a 0-d array would
+        return Tensor(xp.asarray(value))
+    return Tensor(backend.as_array(value))
+
+
+class Function:
+    """One op. Subclasses define:
+
+    - `forward(*arrays) -> array`: the value, on raw arrays of the backend;
+    - `backward(grad_output) -> gradient or tuple of gradients`, one per input (None where an
+      input needs none), written with Tensor ops so that it is differentiable in turn.
+
+    The rule that keeps every derivative exact: `backward` reads its inputs as Tensors
+    (`self.inputs`) and its output through `self.output()`, never as cached raw arrays of
+    something differentiable, which would be constants to the next derivative and silently make
+    it wrong. (Piecewise-constant masks, relu's `x > 0`, are the exception: their derivative is
+    zero anyway.) A fast first derivative is therefore the *forward* of a `...Grad` Function
+    (TanhGrad, Conv2dGradWeight): arrays saved by the forward are handed to it as values, and its
+    own backward is again made of Tensor ops.
+
+    What backward reads must not change in between: the versions of those tensors are noted
+    when the op is recorded, and backward refuses to run on a tensor modified in place since.
+    """
+
+    generation = 0
+    inputs = None
+    saves_inputs = True   # False for ops whose backward reads only their inputs' shapes (add, reshape)
+    saves_output = False  # True for ops whose backward reads their output (exp, tanh, sigmoid)
+    is_view = False       # True for ops whose output may share its input's storage (reshape, slicing)
+    computes_in_float = False  # True for ops of floats only (exp, tanh): integer inputs become floats first
+    in_backward_of = None  # the Function whose backward recorded this op (with create_graph), else None
+
+    def __call__(self, *inputs):
+        # 1. promote: numbers to constant tensors, integers to floats where the op needs floats
+        if not all(isinstance(x, Tensor) for x in inputs):
+            reference = next(x for x in inputs if isinstance(x, Tensor))
+            inputs = tuple(constant_like(x, reference) for x in inputs)
+        if self.computes_in_float and inputs[0].array.dtype.kind != "f":
+            inputs = (Tensor(inputs[0].array.astype(backend.default_dtype())),) + inputs[1:]
+        # 2. forward, on the arrays
+        arrays = [x.array for x in inputs]
+        output = Tensor(self._forward(arrays))
+        # 3. record: the output remembers this op, and this op its inputs
+        recording = _grad_enabled and any(x.requires_grad for x in inputs)
+        if self.is_view and backend.shares_memory(output.array, arrays[0]):
+            _make_view(output, inputs[0], recording)
+        if recording:
+            self.record(inputs, output)
+        return output
+
+    def _forward(self, arrays):
+        """forward(*arrays) as an array, with the instruments' seams: the devices checked, the
+        tape of minigan.trace() and detect_anomaly's check when they are on."""
+        first = type(arrays[0])
+        if any(type(array) is not first for array in arrays):  # cheap: only arrays of different types can be on different devices
+            backend.check_same_device(self.name, arrays)
+        try:
+            output = self.forward(*arrays) if tracing.active is None else tracing.active.call(
+                self.name, self.forward, *arrays)
+        except HostDeviceError as error:  # the stand-in device caught a host/device mix-up
+            raise HostDeviceError(f"{self.name}: {error}") from error
+        if type(output) is not numpy.ndarray:
+            output = backend.as_ndarray(output)  # numpy's 0-d results are scalars: arrays again
+        if anomaly.active:
+            self.created_at = anomaly.creation_site()
+            anomaly.check_forward(self, arrays, output, running_backward)
+        return output
+
+    def record(self, inputs, output):
+        """Make this op `output`'s grad_fn, keeping what its backward will need."""
+        self.inputs = inputs
+        self.needs_input_grad = tuple(x.requires_grad for x in inputs)
+        self.generation = 1 + max(x.generation for x in inputs)
+        self.hooks = None
+        self.in_backward_of = running_backward
+        if self.saves_inputs:
+            self.saved_versions = tuple(x._version_counter.value for x in inputs)
+        if self.saves_output:
+            self.save_output(output)
+        output.requires_grad = True
+        output.grad_fn = self
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, grad_output):
+        raise NotImplementedError
+
+    def save_output(self, output):
+        """Keep the output's array, and its version, for backward (an in-place op that takes the
+        output's place in the graph saves the tensor it wrote into instead)."""
+        self.output_data = output.array
+        self.output_counter = output._version_counter
+        self.output_version = output._version_counter.value
+
+    def output(self):
+        """The output as a Tensor of the graph, rebuilt from its data so that no reference cycle
+        output -> grad_fn -> output keeps arrays alive; gradients reaching it flow into this node."""
+        output = Tensor(self.output_data)
+        output._version_counter = self.output_counter
+        output.requires_grad = True
+        output.grad_fn = self
+        return output
+
+    def saved_positions(self):
+        """The positions of the inputs whose values backward reads: all of them, or none for an
+        op that reads only shapes (saves_inputs = False). A product overrides this: each factor's
+        gradient reads only the other factor (other_factors)."""
+        return range(len(self.inputs)) if self.saves_inputs else ()
+
+    def check_saved_versions(self):
+        """Refuse to differentiate with values that were modified in place after this op saved
+        them: the gradient would silently be that of other numbers (torch refuses too)."""
+        for position in self.saved_positions():
+            x, version = self.inputs[position], self.saved_versions[position]
+            if x._version_counter.value != version:
+                raise _modified_error(self, f"input {position}", x.shape, x._version_counter.value, version)
+        if self.saves_output and self.output_counter.value != self.output_version:
+            raise _modified_error(self, "output", self.output_data.shape, self.output_counter.value,
+                                  self.output_version)
+
+    def release(self):
+        """Free the graph below this node (backward without retain_graph)."""
+        self.inputs = None
+        self.output_data = None
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name}>"
+
+
+def other_factors(needs_input_grad):
+    """saved_positions of a product of two factors (mul, matmul, linear, conv): each factor's
+    gradient reads the other factor, so only the other factors of the gradients asked for."""
+    need_a, need_b = needs_input_grad
+    return ((1,) if need_a else ()) + ((0,) if need_b else ())
+
+
+def _modified_error(fn, which, shape, version, expected):
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: the {which} of {fn.name} (a tensor of shape {tuple(shape)}) is at version "
+        f"{version}; expected version {expected} instead. Use the out-of-place form of the op that "
+        "changed it (x = x + y instead of x += y, x.clamp(...) instead of x.clamp_(...)), or clone it "
+        "first")
+
+
+def _make_view(view, base, recording):
+    """`view` shares `base`'s storage: it shares its version counter, and in the graph it
+    remembers its base (an in-place op on either is then refused where its graph would go stale)."""
+    view._version_counter = base._version_counter
+    if recording:
+        root = base._base if base._base is not None else base
+        view._base = root
+        root._views = (root._views or []) + [weakref.ref(view)]
+
+
+def has_views_in_graph(tensor):
+    """True while a view made of `tensor` in a recorded graph is still alive."""
+    return tensor._views is not None and any(view() is not None for view in tensor._views)
+
+
+def rebase(tensor, result):
+    """After an in-place op wrote `result`'s values into `tensor`'s storage, `tensor` takes
+    `result`'s place in the graph: gradients reaching it flow into the op that made `result`."""
+    fn = result.grad_fn
+    tensor.grad_fn, tensor.requires_grad = fn, result.requires_grad
+    if fn is not None and fn.saves_output:
+        fn.save_output(tensor)

@@ -8,7 +8,7 @@ A gradient computed with `create_graph=True` is a graph too. Its Functions are t
 backward recorded, and it reaches back into the forward graph wherever a backward read a forward
 output or input (Tanh's backward reads tanh(x), MatMul's reads the other factor), so drawing it
 shows both. Ops recorded during a backward pass carry the name of the backward that made them
-(`Function.built_in_backward`, set by the engine); they are drawn in orange, forward ops in blue.
+(`Function.in_backward_of`, set when they are recorded); they are drawn in orange, forward ops in blue.
 
 `draw(tensor, path)` hands the DOT text to Graphviz's `dot` program.
 """
@@ -114,12 +114,12 @@ def _describe(tensor, names):
     function = tensor.grad_fn
     if function is not None:
         lines = [function.name, shape_and_dtype]
-        built_in_backward = getattr(function, "built_in_backward", None)
-        if built_in_backward:
-            lines.append(f"in {built_in_backward}")
+        in_backward_of = function.in_backward_of  # a Function, or "backward": the engine's sums
+        if in_backward_of is not None:
+            lines.append("in backward" if in_backward_of == "backward" else f"in {in_backward_of.name}.backward")
         if function.inputs is None:
             lines.append("(freed by backward)")
-        return ("backward" if built_in_backward else "forward"), _label(lines)
+        return ("backward" if in_backward_of is not None else "forward"), _label(lines)
     name = names.get(id(tensor))
     if tensor.requires_grad:
         return ("parameter" if name else "leaf"), _label([name, shape_and_dtype])

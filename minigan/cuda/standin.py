@@ -19,9 +19,9 @@ import types
 
 import numpy
 
+from minigan.errors import HostDeviceError
 
-class HostDeviceError(TypeError):
-    """Host (numpy) data met device data, or device data was converted to host implicitly."""
+
 
 
 class LaunchCounter:

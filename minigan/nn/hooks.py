@@ -13,8 +13,7 @@ grad_input = (None, ...), as torch does.
 """
 import itertools
 
-from minigan.autograd import Function, is_grad_enabled
-from minigan.tensor import Tensor
+from minigan.tensor import Function, Tensor, is_grad_enabled
 
 _handle_ids = itertools.count()
 

@@ -11,10 +11,9 @@ import collections
 from collections.abc import Mapping
 
 from minigan import backend
-from minigan.autograd import is_grad_enabled
 from minigan.nn.hooks import BackwardHookCall, RemovableHandle
 from minigan.nn.parameter import Parameter
-from minigan.tensor import Tensor
+from minigan.tensor import Tensor, is_grad_enabled
 
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
 

@@ -6,11 +6,10 @@ each way (minigan/cuda/kernels/activation.py; its plain-array twin on the CPU) a
 bias first: a linear or conv layer followed by its activation then costs the GEMM and one
 kernel, instead of one kernel per array operation.
 """
-from minigan.autograd import Function
 from minigan.backend import get_array_module
 from minigan.cuda.kernels import activation_grad, bias_activation
 from minigan.ops.math import floating, where
-from minigan.tensor import Tensor
+from minigan.tensor import Function, Tensor
 
 # how the graph (errors, minigan.viz) names each Activation: as torch names the op
 _NAMES = {"identity": "AddBias", "relu": "ReLU", "leaky_relu": "LeakyReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}

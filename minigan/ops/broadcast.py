@@ -1,6 +1,6 @@
 """Broadcasting and its adjoint: broadcast_to copies along new axes, sum_to adds them back up."""
-from minigan.autograd import Function
 from minigan.backend import get_array_module
+from minigan.tensor import Function
 
 
 def _summed_axes(shape, target_shape):

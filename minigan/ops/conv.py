@@ -22,12 +22,11 @@ hands them on instead of gathering them again.
 """
 import numbers
 
-from minigan.autograd import Function, other_factors
 from minigan.backend import get_array_module
 from minigan.cuda.kernels import col2im, im2col
 from minigan.errors import DTypeError, ShapeError
 from minigan.ops.shape import reshape
-from minigan.tensor import Tensor
+from minigan.tensor import Function, Tensor, other_factors
 
 
 # --------------------------------------------------------------------------------------------

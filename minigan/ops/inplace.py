@@ -16,14 +16,13 @@ Whether it may run, and what it does to the graph:
   lose its gradient), or a view of one. Refused with minigan's: x is a view made in the graph, or
   has such views alive; torch rewrites their history, minigan does not; use the out-of-place op.
 """
-from minigan import autograd, random
-from minigan.autograd import is_grad_enabled, no_grad
+from minigan import random
 from minigan.backend import as_array, get_array_module
 from minigan.errors import DTypeError, ShapeError
 from minigan.ops.activation import leaky_relu, relu, sigmoid, tanh
 from minigan.ops.math import add, clamp, div, exp, mul, pow, sub, where
 from minigan.ops.shape import cast, index_put
-from minigan.tensor import Tensor
+from minigan.tensor import Tensor, has_views_in_graph, is_grad_enabled, no_grad, rebase
 
 
 def _requires_grad(value):
@@ -42,7 +41,7 @@ def _check_allowed(x, name, recording):
     if base is not None and base.is_leaf and base.requires_grad:
         raise RuntimeError(f"{name}: a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation")
-    if recording and (base is not None or autograd.has_views_in_graph(x)):
+    if recording and (base is not None or has_views_in_graph(x)):
         what = "a view (made by reshape, slicing, ...)" if base is not None else "a tensor with views"
         raise RuntimeError(
             f"{name}: in-place op on {what} in the graph of a tensor of shape {x.shape}: torch rewrites "
@@ -88,7 +87,7 @@ def apply_inplace(x, name, op, *operands, reads_input=False):
     _write(x, result, name)
     x._version_counter.bump()
     if recording:
-        autograd.rebase(x, result)
+        rebase(x, result)
     return x
 
 

@@ -1,12 +1,11 @@
 """The ops behind three layers: linear, dropout and embedding."""
 from minigan import backend, random
-from minigan.autograd import Function, other_factors
 from minigan.backend import get_array_module
 from minigan.errors import DTypeError
 from minigan.ops.activation import Activation
 from minigan.ops.math import matmul, where
 from minigan.ops.shape import getitem
-from minigan.tensor import Tensor
+from minigan.tensor import Function, Tensor, other_factors
 
 
 class LinearMap(Function):

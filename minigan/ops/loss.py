@@ -5,14 +5,13 @@ Each loss is computed per element, multiplied by the optional `weight`, then red
 'sum' or 'none'). The two cross-entropies are Functions whose backward formulas are torch's own,
 so first *and* second derivatives agree with torch to the last bits, including torch's clamps.
 """
-from minigan.autograd import Function, is_grad_enabled
 from minigan.backend import get_array_module, is_device_array
 from minigan.cuda.kernels import bce, bce_with_logits
 from minigan.errors import ShapeError, ValueRangeError
 from minigan.ops.activation import log_softmax, logsigmoid, sigmoid
 from minigan.ops.broadcast import broadcast_to, sum_to
 from minigan.ops.math import clamp, log
-from minigan.tensor import Tensor
+from minigan.tensor import Function, Tensor, is_grad_enabled
 
 # torch keeps BCE's derivatives finite at p = 0 and 1 with a small epsilon: its first derivative
 # clamps p (1 - p) at the C float 1e-12 (in the kernel), its second derivatives use the double 1e-12.

@@ -3,12 +3,11 @@ import numbers
 
 import numpy
 
-from minigan.autograd import Function, other_factors
 from minigan.backend import as_array, check_same_device, default_dtype, get_array_module
 from minigan.errors import DTypeError, ShapeError
 from minigan.ops.broadcast import sum_to
 from minigan.ops.shape import cast
-from minigan.tensor import Tensor
+from minigan.tensor import Function, Tensor, other_factors
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,13 +16,13 @@ biased ones (divide by n), as torch normalises with.
 Running statistics (batch_norm, instance_norm) are updated in place on their `.array`, outside the
 graph, with the *unbiased* batch variance (divide by n - 1), as torch does.
 """
-from minigan.autograd import Function, grad, is_grad_enabled
+from minigan.autograd import grad
 from minigan.backend import get_array_module
 from minigan.cuda.kernels import norm_statistics, normalize
 from minigan.errors import ShapeError
 from minigan.ops.math import rsqrt
 from minigan.ops.shape import clone
-from minigan.tensor import Tensor
+from minigan.tensor import Function, Tensor, is_grad_enabled
 
 
 # --------------------------------------------------------------------------------------------

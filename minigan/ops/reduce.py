@@ -1,10 +1,9 @@
 """Reductions over dims: sum, mean, var, norm (and max/argmax), with torch's `dim`/`keepdim`."""
-from minigan.autograd import Function
 from minigan.backend import get_array_module
 from minigan.ops.broadcast import broadcast_to
 from minigan.ops.math import where
 from minigan.ops.shape import reshape
-from minigan.tensor import Tensor
+from minigan.tensor import Function, Tensor
 
 
 def _axes(dim, ndim, op):

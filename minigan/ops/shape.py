@@ -3,11 +3,10 @@ and moving a tensor to another device."""
 import numbers
 
 from minigan import backend
-from minigan.autograd import Function
 from minigan.backend import get_array_module
 from minigan.errors import ShapeError
 from minigan.ops.broadcast import broadcast_to, sum_to
-from minigan.tensor import Tensor
+from minigan.tensor import Function, Tensor
 
 
 def _axis(dim, ndim, op):

@@ -22,9 +22,8 @@ import operator
 import numpy  # host-side bookkeeping only (one number per parameter); array data goes through xp
 
 from minigan import backend, tracing
-from minigan.autograd import enable_grad
 from minigan.backend import default_dtype, get_array_module
-from minigan.tensor import Tensor
+from minigan.tensor import Tensor, enable_grad
 
 # On the CPU, updates run over blocks of this many elements: a block of each array involved
 # (parameters, gradients, moments, scratch) stays in the L2 cache across the formula's ~14
