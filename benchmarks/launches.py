@@ -3,7 +3,7 @@
     python benchmarks/launches.py
 
 On a GPU a small GAN step is bound by kernel launches, not FLOPs: each launch costs ~7-30 µs of
-host time whatever its size. The stand-in device (minigan/cuda/standin.py) runs the exact code
+host time whatever its size. The stand-in device (minigan/testing/standin.py) runs the exact code
 that runs on CuPy and counts what a GPU would do: every array-library call that writes memory is
 one launch, a custom kernel's twin is one launch. Each model takes one warm-up step (the
 optimizers make their state), then one counted step, as its example trains it:
@@ -28,7 +28,8 @@ import wgan_gp  # noqa: E402
 
 import minigan  # noqa: E402
 from minigan import backend  # noqa: E402
-from minigan.cuda.standin import counter  # noqa: E402
+from minigan.testing import standin  # noqa: E402
+from minigan.testing.standin import counter  # noqa: E402
 
 DEVICE = "cuda"
 
@@ -40,7 +41,7 @@ def host_images(shape):
 
 def mnist_mlp_gan_step():
     config = mnist_mlp.ARCHS["default"]
-    G, D = (model.to(DEVICE) for model in mnist_mlp.build_default())
+    G, D = (minigan.nn.utils.fuse(model.to(DEVICE)) for model in mnist_mlp.build_default())  # as the example on a GPU
     optimizer_G = minigan.optim.Adam(G.parameters(), lr=config["lr"], betas=config["betas"])
     optimizer_D = minigan.optim.Adam(D.parameters(), lr=config["lr"], betas=config["betas"])
     batch, images = config["batch_size"], host_images((config["batch_size"], 784))
@@ -101,7 +102,7 @@ def count(make_step):
 
 def main():
     minigan.manual_seed(0)
-    with backend.use_standin_for_cuda():
+    with standin.use_for_cuda():
         for name, make_step in MODELS.items():
             launches, syncs, transfers = count(make_step)
             print(f"{name}: {launches} launches per step ({syncs} host syncs, {transfers} host-to-device copies)")

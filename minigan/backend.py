@@ -1,18 +1,17 @@
 """The one seam between minigan and its array libraries: numpy on 'cpu', CuPy on 'cuda'.
 
 Ops never name numpy for array data: they ask `get_array_module(array)` for the library that owns
-an array and call that, so the same op code runs wherever the array lives. Three kinds of array
-exist:
+an array and call that, so the same op code runs wherever the array lives:
 
     numpy.ndarray              device 'cpu'    module numpy
     cupy.ndarray               device 'cuda'   module cupy
-    standin.DeviceArray        device 'cuda'   module standin.xp  (tests: minigan/cuda/standin.py)
 
 Devices are named as torch names them: 'cpu' (alias 'numpy') and 'cuda' (aliases 'cupy',
 'cuda:0'). `module_for(device)` is the library that makes arrays on a device; 'cuda' imports CuPy
 on first use and raises `DeviceUnavailableError`, saying what is missing, where CuPy or a usable
-GPU is not there. `use_standin_for_cuda()` makes 'cuda' mean the stand-in device instead, so the
-tests run the exact CUDA code path on a machine without a GPU.
+GPU is not there. Another array library may register itself (`register_array_module`) and take
+CuPy's place as 'cuda' (`cuda_module`): the tests' stand-in GPU does, so that they run the exact
+CUDA code path on a machine without a GPU.
 
 float32 matrix products on CuPy use full float32 precision, as torch's do by default: TF32 tensor
 cores (10-bit mantissas, up to ~1e-3 relative error) are off unless `allow_tf32(True)` is called
@@ -22,8 +21,6 @@ import os
 import sys
 
 import numpy
-
-from minigan.cuda import standin
 
 float32 = numpy.float32
 float64 = numpy.float64
@@ -60,8 +57,9 @@ def get_array_module(array):
     kind = type(array)
     if kind is numpy.ndarray:  # the CPU's fast path: one type check
         return numpy
-    if kind is standin.DeviceArray:
-        return standin.xp
+    registered = _registered_modules.get(kind)
+    if registered is not None:
+        return registered
     cupy = sys.modules.get("cupy")  # no CuPy loaded means no CuPy arrays exist
     if cupy is not None and isinstance(array, cupy.ndarray):
         return cupy
@@ -115,7 +113,6 @@ class DeviceMismatchError(RuntimeError):
     """An op was given arrays that live on different devices."""
 
 
-HostDeviceError = standin.HostDeviceError  # what the stand-in raises where CuPy code would break
 
 
 def check_same_device(op, arrays):
@@ -182,10 +179,10 @@ DEVICES = {"cpu": device("cpu"), "cuda": device("cuda", 0)}
 
 def module_for(device):
     """The array library that makes arrays on `device`: numpy for 'cpu'; for 'cuda', CuPy (or the
-    stand-in under `use_standin_for_cuda`), raising DeviceUnavailableError if it cannot run."""
+    module registered in its place), raising DeviceUnavailableError if it cannot run."""
     if device is None or device == "cpu" or check_device(device) == "cpu":  # cheapest tests first
         return numpy
-    return standin.xp if _standin_for_cuda else _cupy()
+    return _cupy() if _cuda_module is None else _cuda_module
 
 
 class DeviceUnavailableError(RuntimeError):
@@ -246,24 +243,29 @@ def cuda_is_available():
     return True
 
 
-class use_standin_for_cuda:
-    """For tests: 'cuda' means the stand-in device (minigan/cuda/standin.py) from now on, or only
-    inside a `with` block; `use_standin_for_cuda(False)` switches back to CuPy."""
+_registered_modules = {}  # array type -> the module that owns it, for libraries registered from outside
+_cuda_module = None       # a registered module standing in for CuPy as device 'cuda', or None
 
-    def __init__(self, enabled=True):
-        global _standin_for_cuda
-        self.previous = _standin_for_cuda
-        _standin_for_cuda = bool(enabled)
+
+def register_array_module(array_type, module):
+    """Arrays of `array_type` belong to `module` (a numpy-like namespace) and live on 'cuda'."""
+    _registered_modules[array_type] = module
+
+
+class cuda_module:
+    """'cuda' means `module` (a registered one; None: CuPy again) from now on, or only inside a
+    `with` block."""
+
+    def __init__(self, module):
+        global _cuda_module
+        self.previous, _cuda_module = _cuda_module, module
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
-        global _standin_for_cuda
-        _standin_for_cuda = self.previous
-
-
-_standin_for_cuda = False
+        global _cuda_module
+        _cuda_module = self.previous
 
 
 # --------------------------------------------------------------------------------------------

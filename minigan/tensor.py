@@ -18,6 +18,7 @@ import weakref
 import numpy
 
 from minigan import anomaly, backend, tracing
+from minigan.cuda import kernels
 from minigan.errors import HostDeviceError, ShapeError
 
 
@@ -347,6 +348,8 @@ class Function:
     saves_output = False  # True for ops whose backward reads their output (exp, tanh, sigmoid)
     is_view = False       # True for ops whose output may share its input's storage (reshape, slicing)
     computes_in_float = False  # True for ops of floats only (exp, tanh): integer inputs become floats first
+    kernel = None  # a method computing forward's result in one CUDA kernel, for ops where forward's array calls
+    # would be several kernels on a GPU; it runs instead of forward on CuPy arrays (cuda.kernels.run)
     in_backward_of = None  # the Function whose backward recorded this op (with create_graph), else None
 
     def __call__(self, *inputs):
@@ -373,9 +376,11 @@ class Function:
         first = type(arrays[0])
         if any(type(array) is not first for array in arrays):  # cheap: only arrays of different types can be on different devices
             backend.check_same_device(self.name, arrays)
+        forward = self.forward
+        if self.kernel is not None and type(arrays[0]) is not numpy.ndarray:  # on a GPU: the kernel
+            forward = functools.partial(kernels.run, self.kernel, self.forward)
         try:
-            output = self.forward(*arrays) if tracing.active is None else tracing.active.call(
-                self.name, self.forward, *arrays)
+            output = forward(*arrays) if tracing.active is None else tracing.active.call(self.name, forward, *arrays)
         except HostDeviceError as error:  # the stand-in device caught a host/device mix-up
             raise HostDeviceError(f"{self.name}: {error}") from error
         if type(output) is not numpy.ndarray:

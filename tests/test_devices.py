@@ -21,7 +21,9 @@ from test_examples import example
 import minigan
 from minigan import backend
 from minigan.autograd import Function
-from minigan.backend import DeviceMismatchError, DeviceUnavailableError, HostDeviceError
+from minigan.backend import DeviceMismatchError, DeviceUnavailableError
+from minigan.errors import HostDeviceError
+from minigan.testing import standin
 
 INSTALL = r'pip install -e "\.\[cuda\]"'
 
@@ -62,7 +64,7 @@ def test_every_device_name_works_wherever_a_device_is_taken(name, standin_cuda):
 def _mix(op):
     """`op(cpu tensor, cuda tensor)` under the stand-in."""
     def call(monkeypatch):
-        with backend.use_standin_for_cuda():
+        with standin.use_for_cuda():
             op(minigan.ones(2, 3), minigan.ones(2, 3, device="cuda"))
     return call
 
@@ -89,7 +91,7 @@ class _HostConstantInBackward(Function):
 
 def _on_standin(call):
     def run(monkeypatch):
-        with backend.use_standin_for_cuda():
+        with standin.use_for_cuda():
             call(minigan.ones(3, device="cuda", requires_grad=True))
     return run
 
@@ -303,6 +305,8 @@ DTYPE_NAMES = {"float16", "float32", "float64", "int32", "int64", "uint8", "bool
                "integer", "generic", "promote_types"}
 # (file, function, numpy name): why it is host-only bookkeeping, never array data
 HOST_ONLY = {
+    **{("ops/activation.py", "select", name): "the host's bit trick for where (select is CuPy's where on a GPU)"
+       for name in ("asarray", "bitwise_and", "broadcast_shapes", "empty", "invert", "negative", "shape")},
     ("optim/optimizer.py", "Optimizer.state_dict", "flatnonzero"): "which parameters have state: a host flag array",
     ("optim/optimizer.py", "FlatGroup.__init__", "array"): "parameter sizes, one host number per parameter",
     ("optim/optimizer.py", "FlatGroup.__init__", "cumsum"): "parameter offsets into the flat buffer",

@@ -22,7 +22,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from parity import torch
 
-from minigan.cuda import kernels, standin
+from minigan.cuda import kernels
+from minigan.testing import standin
 from minigan.cuda.kernels import (ACTIVATIONS, COMPILE_OPTIONS, KERNELS, Kernel, activation_grad, adam_step, bce,
                                   bce_with_logits, bias_activation, col2im, im2col, norm_statistics, normalize)
 from minigan.cuda.kernels.core import dtype_name

@@ -16,6 +16,7 @@ import minigan
 import minigan.nn as nn
 import minigan.nn.functional as F
 from minigan.autograd import Function
+from minigan.testing import standin
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples"))
@@ -57,7 +58,7 @@ def _modified_after_saved(_):
 
 
 def _mixed_devices(_):
-    with minigan.backend.use_standin_for_cuda():
+    with standin.use_for_cuda():
         minigan.randn(2) + minigan.randn(2, device="cuda")
 
 

@@ -1,6 +1,6 @@
 """The CUDA code path, checked on the CPU: parity tests and example runs with tensors on 'cuda'.
 
-Every test here runs with 'cuda' backed by the stand-in device (minigan/cuda/standin.py), whose
+Every test here runs with 'cuda' backed by the stand-in device (minigan/testing/standin.py), whose
 arrays refuse to meet host arrays and to turn into host arrays implicitly, as CuPy's do. So the
 same op code that runs on a GPU runs here, and each host/device mix-up that would break it on a
 GPU fails here, naming the op. Compared with torch on the CPU: float64 to a relative 1e-10,

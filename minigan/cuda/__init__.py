@@ -1,5 +1,4 @@
-"""minigan on NVIDIA GPUs: whether device 'cuda' can be used, the stand-in device that checks the
-CUDA code path without a GPU (standin.py), and the custom kernels (kernels/)."""
+"""minigan on NVIDIA GPUs: whether device 'cuda' can be used, and the custom CUDA kernels (kernels/)."""
 
 
 def is_available():

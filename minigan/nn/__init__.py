@@ -2,14 +2,14 @@
 
 Seed code ports by changing its imports: `import minigan.nn as nn`, `import minigan.nn.functional as F`.
 """
-from minigan.nn import functional, init, parallel
-from minigan.nn.activation import LeakyReLU, ReLU, Sigmoid, Tanh
+from minigan.nn import functional, init, parallel, utils
+from minigan.nn.activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from minigan.nn.container import Sequential
 from minigan.nn.conv import Conv2d, ConvTranspose2d
 from minigan.nn.dropout import Dropout
 from minigan.nn.embedding import Embedding
 from minigan.nn.flatten import Flatten, Unflatten
-from minigan.nn.linear import Linear
+from minigan.nn.linear import Linear, LinearActivation
 from minigan.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from minigan.nn.module import Module
 from minigan.nn.normalization import BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm

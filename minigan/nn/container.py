@@ -1,14 +1,11 @@
 """Sequential: a chain of modules, each fed the output of the one before."""
 from collections import OrderedDict
 
-from minigan.nn.linear import Linear
 from minigan.nn.module import Module
 
 
 class Sequential(Module):
-    """Sequential(m0, m1, ...) or Sequential(OrderedDict(name=module, ...)): calls them in order;
-    a Linear followed by an activation layer runs as one fused layer (same values), unless one
-    of the two has hooks, which must see each layer's own output.
+    """Sequential(m0, m1, ...) or Sequential(OrderedDict(name=module, ...)): calls them in order.
 
     Indexable like a list (negative indices; a slice gives a Sequential that keeps the names),
     iterable, with len().
@@ -27,18 +24,8 @@ class Sequential(Module):
             self.add_module(name, module)
 
     def forward(self, input):
-        modules = list(self)
-        position = 0
-        while position < len(modules):
-            module, following = modules[position], modules[position + 1:position + 2]
-            activation = following and getattr(following[0], "fused_activation", None)
-            if activation and isinstance(module, Linear) and not (module.has_hooks() or following[0].has_hooks()):
-                # the activation runs inside the Linear's bias kernel: one launch instead of two
-                input = module(input, *activation)
-                position += 2
-            else:
-                input = module(input)
-                position += 1
+        for module in self:
+            input = module(input)
         return input
 
     def append(self, module):

@@ -10,12 +10,12 @@ from minigan.ops.shape import pad
 
 
 def relu(input, inplace=False):
-    return inplace_ops.apply_inplace(input, "relu_", activation.relu) if inplace else activation.relu(input)
+    return inplace_ops.activation_(input, "relu_", activation.ReLU()) if inplace else activation.relu(input)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     if inplace:
-        return inplace_ops.apply_inplace(input, "leaky_relu_", activation.leaky_relu, negative_slope)
+        return inplace_ops.leaky_relu_(input, negative_slope)
     return activation.leaky_relu(input, negative_slope)
 
 

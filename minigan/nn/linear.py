@@ -6,7 +6,7 @@ from minigan.errors import ShapeError
 from minigan.nn import init
 from minigan.nn.module import Module
 from minigan.nn.parameter import Parameter
-from minigan.ops.layer import linear
+from minigan.ops.layer import linear, linear_activation
 
 
 class Linear(Module):
@@ -23,9 +23,11 @@ class Linear(Module):
     def reset_parameters(self):
         init._reset_weight_and_bias(self.weight, self.bias)
 
-    def forward(self, input, activation="identity", negative_slope=0.01):
-        """x Wᵀ + b, passed through `activation` in the same kernel as the bias (nn.Sequential
-        asks for that when an activation layer follows; see nn.activation)."""
+    def forward(self, input):
+        self._check_input(input)
+        return linear(input, self.weight, self.bias)
+
+    def _check_input(self, input):
         if input.ndim == 0 or input.shape[-1] != self.in_features:
             hint = ""
             if input.ndim > 2:
@@ -33,7 +35,26 @@ class Linear(Module):
                         f"x.view(x.size(0), -1)), which gives {math.prod(input.shape[1:])} features per example")
             raise ShapeError(f"{self!r}: expected an input of shape (*, {self.in_features}), got shape "
                              f"{tuple(input.shape)}{hint}")
-        return linear(input, self.weight, self.bias, activation, negative_slope)
 
     def extra_repr(self):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class LinearActivation(Linear):
+    """A Linear layer and the activation layer after it, run as one: the GEMM, then the bias and
+    the activation in one kernel (ops.layer.linear_activation). nn.utils.fuse makes these from a
+    model's Linear layers; as a Linear it keeps their parameters and state_dict keys."""
+
+    def __init__(self, linear_layer, activation_layer):
+        Module.__init__(self)
+        self.in_features, self.out_features = linear_layer.in_features, linear_layer.out_features
+        self.weight = linear_layer.weight
+        self.register_parameter("bias", linear_layer.bias)
+        object.__setattr__(self, "activation", activation_layer)  # not a child: it holds no state
+
+    def forward(self, input):
+        self._check_input(input)
+        return linear_activation(input, self.weight, self.bias, self.activation.function())
+
+    def extra_repr(self):
+        return f"{super().extra_repr()}, activation={self.activation!r}"

@@ -1,77 +1,230 @@
-"""Activations: relu, leaky_relu, sigmoid, tanh, softplus, logsigmoid, each beside its backward;
-log_softmax and softmax, composed from other ops.
+"""Activations, each a Function with its derivative beside it: ReLU, LeakyReLU, Sigmoid, Tanh,
+Softplus, LogSigmoid; log_softmax and softmax, composed from other ops.
 
-relu, leaky_relu, sigmoid and tanh are one `Activation` Function, which runs one CUDA kernel
-each way (minigan/cuda/kernels/activation.py; its plain-array twin on the CPU) and can add a
-bias first: a linear or conv layer followed by its activation then costs the GEMM and one
-kernel, instead of one kernel per array operation.
+ReLU, LeakyReLU, Sigmoid and Tanh read their derivative from their output y (1 - y² for tanh),
+and compute it as the forward of a `...Grad` Function (TanhGrad): one pass over the arrays, whose
+own backward is again made of Tensor ops, so the second derivative is exact. On a GPU each of
+their forwards and each `...Grad` runs as one CUDA kernel (`kernel`, from
+minigan/cuda/kernels/activation.py), which can add a bias first: `BiasActivation`, a linear
+layer's bias and its activation in one kernel (minigan.nn.utils.fuse makes those).
 """
+import numpy  # select's bit trick works on the host's arrays only
+
 from minigan.backend import get_array_module
-from minigan.cuda.kernels import activation_grad, bias_activation
-from minigan.ops.math import floating, where
+from minigan.cuda import kernels
+from minigan.ops.math import where
 from minigan.tensor import Function, Tensor
 
-# how the graph (errors, minigan.viz) names each Activation: as torch names the op
-_NAMES = {"identity": "AddBias", "relu": "ReLU", "leaky_relu": "LeakyReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+
+def select(condition, if_true, if_false):
+    """where(condition, if_true, if_false) for float arrays (or numbers) of one dtype, exactly.
+
+    numpy's where decides element by element with a branch, which costs ~4 ns per element when
+    the condition is random (an activation's sign), ten times an add. On the host the choice is
+    made on the floats' bits instead: with m all ones where the condition holds and zeros
+    elsewhere, the result's bits are (a & m) | (b & ~m). CuPy's where is a plain kernel already.
+    """
+    xp = get_array_module(condition)
+    if xp is not numpy:
+        return xp.where(condition, if_true, if_false)
+    dtype = next(value.dtype for value in (if_true, if_false) if hasattr(value, "dtype"))
+    ints = numpy.dtype(f"int{8 * dtype.itemsize}")
+    mask = numpy.asarray(condition).astype(ints)  # asarray: a 0-d comparison gives a numpy scalar
+    numpy.negative(mask, out=mask)  # -1, every bit set, where the condition holds
+
+    def bits(value):
+        return numpy.asarray(value, dtype).view(ints)  # an array's bits in place; a number's as 0-d
+
+    shape = numpy.broadcast_shapes(mask.shape, *(numpy.shape(v) for v in (if_true, if_false)))
+    chosen = numpy.bitwise_and(bits(if_true), mask, out=numpy.empty(shape, ints))
+    if not (isinstance(if_false, int) and if_false == 0):  # for +0.0, all bits clear, that was all
+        numpy.invert(mask, out=mask)
+        chosen |= numpy.bitwise_and(bits(if_false), mask)
+    return chosen.view(dtype)
 
 
+def _zeros_like(tensor):
+    return Tensor(get_array_module(tensor.array).zeros_like(tensor.array))
+
+
+# --------------------------------------------------------------------------------------------
+# What the four share: the kernels, and a backward read from the output
+# --------------------------------------------------------------------------------------------
 class Activation(Function):
-    """y = act(x + bias) for act in relu, leaky_relu, sigmoid, tanh, identity; `bias` (optional)
-    runs along `channel_axis` of x: -1 after a linear layer, 1 on NCHW images."""
+    """An elementwise activation whose derivative is read from its output y: `derivative(g, y)`
+    gives g · act'(x) as an op of the graph. On a GPU its forward is one kernel."""
 
-    def __init__(self, activation, negative_slope=0.0, channel_axis=-1):
-        if activation == "leaky_relu" and negative_slope < 0:
-            raise ValueError("Activation: leaky_relu's backward reads the sign of its output, which needs "
-                             f"negative_slope >= 0, got {negative_slope}")
-        self.activation, self.negative_slope, self.channel_axis = activation, negative_slope, channel_axis
-        # act'(x) is read from y: y (1 - y) for sigmoid, 1 - y² for tanh, the sign of y for the others
-        self.saves_inputs, self.saves_output = False, activation != "identity"
-
-    @property
-    def name(self):
-        return _NAMES[self.activation]
-
-    def forward(self, x, bias=None):
-        return bias_activation(x, bias, self.activation, self.negative_slope, self.channel_axis)
+    saves_inputs, saves_output = False, True
+    negative_slope = 0.0  # LeakyReLU's; the kernels take one for every activation
+    out = None  # where forward writes its result: a new array, or the input's own (relu_, ReLU(inplace=True))
 
     def backward(self, grad_output):
-        grad_x = grad_output
-        if self.activation != "identity":
-            grad_x = ActivationGrad(self.activation, self.negative_slope)(grad_output, self.output())
-        if len(self.inputs) == 1 or not self.needs_input_grad[1]:
-            return grad_x
-        channel_axis = self.channel_axis % grad_x.ndim
-        return grad_x, grad_x.sum(dim=tuple(axis for axis in range(grad_x.ndim) if axis != channel_axis))
+        return self.derivative(grad_output, self.output())
+
+    def kernel(self, x):
+        return kernels.bias_activation(x, None, self.kernel_name, self.negative_slope, out=self.out)
 
 
 class ActivationGrad(Function):
-    """g · act'(x), read from y = act(x), in one kernel. Its inputs are (g, y), so that the second
-    derivative reaches x through y's own graph."""
+    """g · act'(x) from y = act(x), the inputs being (g, y): one array pass (one kernel on a GPU),
+    linear in g; its derivative in y reaches x through y's own graph."""
 
-    def __init__(self, activation, negative_slope):
-        self.activation, self.negative_slope = activation, negative_slope
+    def kernel(self, grad_output, y):
+        return kernels.activation_grad(grad_output, y, self.kernel_name, self.negative_slope)
 
-    @property
-    def name(self):
-        return _NAMES[self.activation] + "Grad"
 
-    def forward(self, grad_output, output):
-        return activation_grad(grad_output, output, self.activation, self.negative_slope)
+# --------------------------------------------------------------------------------------------
+# The activations
+# --------------------------------------------------------------------------------------------
+class ReLU(Activation):
+    """y = max(x, 0)."""
+
+    kernel_name = "relu"
+
+    def forward(self, x):
+        return get_array_module(x).maximum(x, 0, out=self.out)
+
+    def derivative(self, grad_output, y):
+        return ReLUGrad()(grad_output, y)
+
+
+class ReLUGrad(ActivationGrad):
+    """g where y > 0, else 0 (torch's threshold_backward: 0 where y <= 0)."""
+
+    kernel_name = "relu"
+
+    def forward(self, grad_output, y):
+        return select(y <= 0, 0, grad_output)
 
     def backward(self, grad_grad):
         grad_output, y = self.inputs
-        # linear in g, so d/dg is the same kernel applied to grad_grad
-        grad_grad_output = ActivationGrad(self.activation, self.negative_slope)(grad_grad, y)
-        if self.activation == "sigmoid":  # d/dy [g y (1 - y)] = g (1 - 2y)
-            return grad_grad_output, grad_grad * grad_output * (1 - 2 * y)
-        if self.activation == "tanh":  # d/dy [g (1 - y²)] = -2 g y
-            return grad_grad_output, -2 * (grad_grad * grad_output * y)
-        # relu, leaky_relu: act' is piecewise constant in y, so its derivative is zero (torch's too)
-        return grad_grad_output, Tensor(get_array_module(y.array).zeros_like(y.array))
+        # linear in g: the same op; the mask is piecewise constant in y: a zero derivative, as torch's
+        return ReLUGrad()(grad_grad, y), _zeros_like(y)
+
+
+class LeakyReLU(Activation):
+    """y = x for x > 0, negative_slope · x otherwise (negative_slope >= 0: y's sign is x's)."""
+
+    kernel_name = "leaky_relu"
+
+    def __init__(self, negative_slope):
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        # x or slope · x, whichever is larger for a slope up to 1, smaller above
+        xp = get_array_module(x)
+        return (xp.maximum if self.negative_slope <= 1 else xp.minimum)(x, x * self.negative_slope, out=self.out)
+
+    def derivative(self, grad_output, y):
+        return LeakyReLUGrad(self.negative_slope)(grad_output, y)
+
+
+class LeakyReLUGrad(ActivationGrad):
+    """g where y > 0, else g · negative_slope."""
+
+    kernel_name = "leaky_relu"
+
+    def __init__(self, negative_slope):
+        self.negative_slope = negative_slope
+
+    def forward(self, grad_output, y):
+        return select(y > 0, grad_output, grad_output * self.negative_slope)
+
+    def backward(self, grad_grad):
+        grad_output, y = self.inputs
+        return LeakyReLUGrad(self.negative_slope)(grad_grad, y), _zeros_like(y)
+
+
+class Sigmoid(Activation):
+    """y = 1 / (1 + e^-x), computed as e^x / (1 + e^x) for x < 0, so no exp overflows."""
+
+    kernel_name = "sigmoid"
+    computes_in_float = True
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        e = xp.exp(-xp.abs(x))
+        return xp.divide(select(x >= 0, 1, e), 1 + e, out=self.out)
+
+    def derivative(self, grad_output, y):
+        return SigmoidGrad()(grad_output, y)
+
+
+class SigmoidGrad(ActivationGrad):
+    """g · y (1 - y)."""
+
+    kernel_name = "sigmoid"
+
+    def forward(self, grad_output, y):
+        return grad_output * (1 - y) * y
+
+    def backward(self, grad_grad):
+        grad_output, y = self.inputs
+        # d/dg: y (1 - y), this op again;  d/dy [g y (1 - y)] = g (1 - 2y)
+        return SigmoidGrad()(grad_grad, y), grad_grad * grad_output * (1 - 2 * y)
+
+
+class Tanh(Activation):
+    """y = tanh(x)."""
+
+    kernel_name = "tanh"
+    computes_in_float = True
+
+    def forward(self, x):
+        return get_array_module(x).tanh(x, out=self.out)
+
+    def derivative(self, grad_output, y):
+        return TanhGrad()(grad_output, y)
+
+
+class TanhGrad(ActivationGrad):
+    """g · (1 - y²)."""
+
+    kernel_name = "tanh"
+
+    def forward(self, grad_output, y):
+        return grad_output * ((1 - y) * (1 + y))  # 1 - y², factored: exact near |y| = 1
+
+    def backward(self, grad_grad):
+        grad_output, y = self.inputs
+        # d/dg: 1 - y², this op again;  d/dy [g (1 - y²)] = -2 g y
+        return TanhGrad()(grad_grad, y), -2 * (grad_grad * grad_output * y)
+
+
+class BiasActivation(Function):
+    """act(x + bias), `bias` of shape (x.shape[channel_axis],): a layer's bias and its activation
+    as one op, one kernel on a GPU (nn.utils.fuse makes these). `activation` is the Activation
+    Function used (ReLU(), LeakyReLU(0.2), ...)."""
+
+    saves_inputs, saves_output = False, True
+
+    def __init__(self, activation, channel_axis=-1):
+        self.activation, self.channel_axis = activation, channel_axis
+
+    @property
+    def name(self):
+        return "Bias" + self.activation.name
+
+    def forward(self, x, bias):
+        axis = self.channel_axis % x.ndim
+        return self.activation.forward(x + bias.reshape(bias.shape + (1,) * (x.ndim - 1 - axis)))
+
+    def kernel(self, x, bias):
+        activation = self.activation
+        return kernels.bias_activation(x, bias, activation.kernel_name, activation.negative_slope, self.channel_axis)
+
+    def backward(self, grad_output):
+        grad_x = self.activation.derivative(grad_output, self.output())
+        if not self.needs_input_grad[1]:  # a frozen layer's bias
+            return grad_x, None
+        axis = self.channel_axis % grad_x.ndim
+        return grad_x, grad_x.sum(dim=tuple(a for a in range(grad_x.ndim) if a != axis))
 
 
 class Softplus(Function):
     """log(1 + e^(beta x)) / beta, and exactly x where beta x > threshold, as torch does."""
+
+    computes_in_float = True
 
     def __init__(self, beta, threshold):
         self.beta, self.threshold = beta, threshold
@@ -89,6 +242,8 @@ class Softplus(Function):
 
 
 class LogSigmoid(Function):
+    computes_in_float = True
+
     def forward(self, x):
         xp = get_array_module(x)
         return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
@@ -98,29 +253,29 @@ class LogSigmoid(Function):
 
 
 def relu(x):
-    return Activation("relu")(x)
+    return ReLU()(x)
 
 
 def leaky_relu(x, negative_slope=0.01):
-    if negative_slope < 0:  # y < 0 no longer tells x < 0, so Activation's backward cannot read y
+    if negative_slope < 0:  # then y's sign is not x's, and LeakyReLU reads its derivative from y
         return where(x.array > 0, x, x * negative_slope)
-    return Activation("leaky_relu", negative_slope)(x)
+    return LeakyReLU(negative_slope)(x)
 
 
 def sigmoid(x):
-    return Activation("sigmoid")(floating(x))
+    return Sigmoid()(x)
 
 
 def tanh(x):
-    return Activation("tanh")(floating(x))
+    return Tanh()(x)
 
 
 def softplus(x, beta=1.0, threshold=20.0):
-    return Softplus(beta, threshold)(floating(x))
+    return Softplus(beta, threshold)(x)
 
 
 def logsigmoid(x):
-    return LogSigmoid()(floating(x))
+    return LogSigmoid()(x)
 
 
 def log_softmax(x, dim=-1):

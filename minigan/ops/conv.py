@@ -12,8 +12,8 @@ follow with respect to inputs and weights alike.
 
 The arrays: `im2col` gathers every kernel window of the padded image into the columns of a matrix
 (C·kh·kw, N·Ho·Wo), so a convolution is one matrix product with the weight as a (C_out, C·kh·kw)
-matrix. `col2im` is its adjoint: it adds each column back where it was read from. Both are
-kernels (minigan/cuda/kernels/conv.py; their twins on the CPU). The columns keep
+matrix. `col2im` is its adjoint: it adds each column back where it was read from. Both are array
+slices here, and one kernel each on a GPU (minigan/cuda/kernels/conv.py). The columns keep
 channels first ((C, N, H, W), "channel-major") because then each GEMM operand is one contiguous
 matrix; `_channel_major` and `_batch_major` move between that and torch's (N, C, H, W). The
 columns are kh·kw / (sh·sw) times the size of the image and slow to gather, so a Function that
@@ -23,7 +23,7 @@ hands them on instead of gathering them again.
 import numbers
 
 from minigan.backend import get_array_module
-from minigan.cuda.kernels import col2im, im2col
+from minigan.cuda import kernels
 from minigan.errors import DTypeError, ShapeError
 from minigan.ops.shape import reshape
 from minigan.tensor import Function, Tensor, other_factors
@@ -48,6 +48,50 @@ def _as_matrix(array, leading_axes=1):
     for size in array.shape[:leading_axes]:
         rows *= size
     return array.reshape(rows, -1)
+
+
+def im2col(images, kernel_size, stride, padding):
+    """Every kernel window of the zero-padded (N, C, H, W) `images`, as a new contiguous
+    (C, kh, kw, N, Ho, Wo) array: one kernel on a GPU, array slices on the CPU."""
+    return kernels.run(kernels.im2col, _im2col, images, kernel_size, stride, padding)
+
+
+def _im2col(images, kernel_size, stride, padding):
+    _, _, _, _, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, _, _ = kernels.conv.window_geometry(
+        "im2col", images.shape, kernel_size, stride, padding)
+    xp = get_array_module(images)
+    batch, channels, height, width = images.shape
+    # zeros and one copy into the middle: numpy.pad, which handles every mode, is several times slower
+    padded = xp.zeros((batch, channels, height + 2 * pad_h, width + 2 * pad_w), dtype=images.dtype)
+    padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width] = images
+    windows = xp.lib.stride_tricks.sliding_window_view(padded, (kernel_h, kernel_w), axis=(2, 3))
+    windows = windows[:, :, ::stride_h, ::stride_w]  # (N, C, Ho, Wo, kh, kw), still a view
+    # copy, not ascontiguousarray: a view that happens to be contiguous (1x1 kernel, N = 1) would
+    # come back as the read-only window view itself
+    return windows.transpose(1, 4, 5, 0, 2, 3).copy()
+
+
+def col2im(columns, image_size, stride, padding):
+    """The adjoint of im2col: (C, kh, kw, N, Ho, Wo) columns summed back into a new (N, C, H, W)
+    array, `image_size` = (H, W). Several sizes give the same Ho when the stride exceeds 1
+    (a transposed convolution's output_padding picks one), so the size is given, not inferred."""
+    return kernels.run(kernels.col2im, _col2im, columns, image_size, stride, padding)
+
+
+def _col2im(columns, image_size, stride, padding):
+    """Kernel offset by kernel offset, (i, j) ascending as the kernel sums them, each (C, N, Ho, Wo)
+    slab of columns is added onto the pixels it was read from: a strided slice of the padded
+    image, kept channel-first so that each slab is added as it lies, then cropped and transposed."""
+    batch, channels, height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w = (
+        kernels.conv.col2im_geometry(columns, image_size, stride, padding))
+    xp = get_array_module(columns)
+    # room for the last window's stride step too, so every slice below has out_h × out_w places
+    padded = xp.zeros((channels, batch, height + 2 * pad_h + stride_h, width + 2 * pad_w + stride_w),
+                      dtype=columns.dtype)
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            padded[:, :, i:i + stride_h * out_h:stride_h, j:j + stride_w * out_w:stride_w] += columns[:, i, j]
+    return xp.ascontiguousarray(padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width].transpose(1, 0, 2, 3))
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ Whether it may run, and what it does to the graph:
 from minigan import random
 from minigan.backend import as_array, get_array_module
 from minigan.errors import DTypeError, ShapeError
-from minigan.ops.activation import leaky_relu, relu, sigmoid, tanh
+from minigan.ops.activation import LeakyReLU, ReLU, Sigmoid, Tanh, leaky_relu
 from minigan.ops.math import add, clamp, div, exp, mul, pow, sub, where
 from minigan.ops.shape import cast, index_put
 from minigan.tensor import Tensor, has_views_in_graph, is_grad_enabled, no_grad, rebase
@@ -74,9 +74,10 @@ def _old_value(x, copy):
     return old
 
 
-def apply_inplace(x, name, op, *operands, reads_input=False):
+def apply_inplace(x, name, op, *operands, reads_input=False, writes_x=False):
     """x ← op(x, *operands), in x's storage (see the module's docstring). `reads_input`: the op's
-    derivative reads x's old values, which must then be kept."""
+    derivative reads x's old values, which must then be kept; `writes_x`: the op writes its
+    result into x's storage itself (see activation_), so nothing is left to copy."""
     recording = is_grad_enabled() and (x.requires_grad or any(map(_requires_grad, operands)))
     _check_allowed(x, name, recording)
     if recording:
@@ -84,7 +85,8 @@ def apply_inplace(x, name, op, *operands, reads_input=False):
     else:
         with no_grad():
             result = op(x, *operands)
-    _write(x, result, name)
+    if not writes_x:
+        _write(x, result, name)
     x._version_counter.bump()
     if recording:
         rebase(x, result)
@@ -159,9 +161,25 @@ def uniform_(x, a=0.0, b=1.0, generator=None):
         t, lambda rng, shape: rng.uniform(a, b, shape), generator)))
 
 
+def activation_(x, name, activation):
+    """An Activation Function (ReLU(), LeakyReLU(0.2), ...) applied in place: its forward writes
+    into x's storage directly, with no copy, which is safe as its derivative reads only its output."""
+    flags = x.array.flags
+    if x.array.dtype.kind != "f" or not flags.c_contiguous or not getattr(flags, "writeable", True):
+        return apply_inplace(x, name, activation)  # computed apart, then copied in
+    activation.out = x.array
+    return apply_inplace(x, name, activation, writes_x=True)
+
+
 def setitem(x, index, value):
     """x[index] = value."""
     return apply_inplace(x, "setitem", lambda a, v: index_put(a, index, v), value)
+
+
+def leaky_relu_(x, negative_slope=0.01):
+    if negative_slope < 0:  # then not an Activation (see ops.activation.leaky_relu)
+        return apply_inplace(x, "leaky_relu_", leaky_relu, negative_slope)
+    return activation_(x, "leaky_relu_", LeakyReLU(negative_slope))
 
 
 METHODS = {
@@ -169,10 +187,10 @@ METHODS = {
     "masked_fill_": masked_fill_, "fill_": fill_, "zero_": zero_, "copy_": copy_,
     "normal_": normal_, "uniform_": uniform_,
     "exp_": lambda x: apply_inplace(x, "exp_", exp),
-    "relu_": lambda x: apply_inplace(x, "relu_", relu),
-    "sigmoid_": lambda x: apply_inplace(x, "sigmoid_", sigmoid),
-    "tanh_": lambda x: apply_inplace(x, "tanh_", tanh),
-    "leaky_relu_": lambda x, negative_slope=0.01: apply_inplace(x, "leaky_relu_", leaky_relu, negative_slope),
+    "relu_": lambda x: activation_(x, "relu_", ReLU()),
+    "sigmoid_": lambda x: activation_(x, "sigmoid_", Sigmoid()),
+    "tanh_": lambda x: activation_(x, "tanh_", Tanh()),
+    "leaky_relu_": lambda x, negative_slope=0.01: leaky_relu_(x, negative_slope),
     "__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__": div_,
     "__setitem__": setitem,
 }

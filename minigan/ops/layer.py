@@ -2,7 +2,7 @@
 from minigan import backend, random
 from minigan.backend import get_array_module
 from minigan.errors import DTypeError
-from minigan.ops.activation import Activation
+from minigan.ops.activation import BiasActivation
 from minigan.ops.math import matmul, where
 from minigan.ops.shape import getitem
 from minigan.tensor import Function, Tensor, other_factors
@@ -25,23 +25,30 @@ class LinearMap(Function):
                 matmul(grad_output.mT, x) if need_weight else None)
 
 
-def linear(input, weight, bias=None, activation="identity", negative_slope=0.01):
-    """y = act(x Wᵀ + b), W of shape (out_features, in_features) as torch lays it out; `activation`
-    (minigan's addition to torch's signature; see ops.activation.Activation) is applied in the
-    kernel that adds the bias, so the layer costs one GEMM and one kernel."""
+def linear(input, weight, bias=None):
+    """torch.nn.functional.linear: y = x Wᵀ + b, W of shape (out_features, in_features) as torch
+    lays it out, over any leading dims."""
     if input.dtype != weight.dtype:
         raise DTypeError(f"linear: input has dtype {input.dtype} but weight has dtype {weight.dtype}; "
-                        "convert one of them, e.g. model.double() or x.float()")
+                         "convert one of them, e.g. model.double() or x.float()")
     if input.ndim != 2:
         # one matrix product over all leading dims: its weight gradient is then a single GEMM
         leading = input.shape[:-1]
-        output = linear(input.reshape(-1, input.shape[-1]), weight, bias, activation, negative_slope)
-        return output.reshape(*leading, weight.shape[0])
+        return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(*leading, weight.shape[0])
     output = LinearMap()(input, weight)
-    if bias is None and activation == "identity":
-        return output
-    bias = () if bias is None else (bias,)
-    return Activation(activation, negative_slope)(output, *bias)
+    return output if bias is None else output + bias
+
+
+def linear_activation(input, weight, bias, activation):
+    """activation(x Wᵀ + b) with the bias added in the activation's kernel (BiasActivation): a
+    fused Linear layer (nn.utils.fuse) costs one GEMM and one kernel. `activation` is an
+    Activation Function, e.g. ReLU() or LeakyReLU(0.2)."""
+    if input.ndim != 2:
+        leading = input.shape[:-1]
+        output = linear_activation(input.reshape(-1, input.shape[-1]), weight, bias, activation)
+        return output.reshape(*leading, weight.shape[0])
+    output = linear(input, weight)
+    return activation(output) if bias is None else BiasActivation(activation)(output, bias)
 
 
 def dropout(input, p=0.5, training=True):

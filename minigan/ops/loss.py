@@ -2,91 +2,101 @@
 mean squared error, as torch.
 
 Each loss is computed per element, multiplied by the optional `weight`, then reduced ('mean',
-'sum' or 'none'). The two cross-entropies are Functions whose backward formulas are torch's own,
-so first *and* second derivatives agree with torch to the last bits, including torch's clamps.
+'sum' or 'none'). The two cross-entropies are Functions whose derivative formulas are torch's own,
+so first *and* second derivatives agree with torch to the last bits, including torch's clamps;
+their first derivative is computed with the loss, in one pass (one kernel on a GPU), and handed
+to the forward of their `...Grad` Function.
 """
 from minigan.backend import get_array_module, is_device_array
-from minigan.cuda.kernels import bce, bce_with_logits
+from minigan.cuda import kernels
 from minigan.errors import ShapeError, ValueRangeError
-from minigan.ops.activation import log_softmax, logsigmoid, sigmoid
+from minigan.ops.activation import log_softmax, logsigmoid, select, sigmoid
 from minigan.ops.broadcast import broadcast_to, sum_to
 from minigan.ops.math import clamp, log
-from minigan.tensor import Function, Tensor, is_grad_enabled
+from minigan.tensor import Function
 
 # torch keeps BCE's derivatives finite at p = 0 and 1 with a small epsilon: its first derivative
-# clamps p (1 - p) at the C float 1e-12 (in the kernel), its second derivatives use the double 1e-12.
+# clamps p (1 - p) at the C float 1e-12 (this number, as a double), its second derivatives use
+# the double 1e-12.
+_EPSILON = 9.999999960041972e-13
 _SECOND_ORDER_EPS = 1e-12
 
 
 # --------------------------------------------------------------------------------------------
-# What both cross-entropies share: one kernel for the loss and its gradient, the reduction inside
+# What both cross-entropies share: the loss and its derivative in one pass, the reduction inside
 # --------------------------------------------------------------------------------------------
-class KernelLoss(Function):
-    """A loss whose kernel (minigan/cuda/kernels/loss.py) computes each element's loss and its
-    derivative d loss / d input in one pass; the reduction ('mean', 'sum', 'none') is part of the
-    Function, so a training step's loss costs that kernel and one sum.
+class ElementwiseLoss(Function):
+    """A loss whose forward computes each element's loss and its derivative d loss / d input in
+    one pass over the arrays (one kernel on a GPU) and reduces the loss ('mean', 'sum', 'none'),
+    so a training step's loss costs that pass and one sum.
 
-    The derivative saved by the forward is a constant to the graph, so `backward` uses it only when
-    nothing records the backward; with create_graph (a gradient penalty) and for the gradients of
-    the other inputs, `differentiable_backward` builds them from Tensor ops.
+    The derivative is handed as a value to the forward of the loss's `...Grad` Function, which
+    multiplies it by the incoming gradient; that Function's backward is Tensor ops, so second
+    derivatives (a gradient penalty through the loss) are exact.
     """
 
     def __init__(self, reduction):
         self.reduction = reduction
 
-    def reduce(self, loss, input_grad):
-        self.input_grad = input_grad
+    def reduce(self, loss, derivative):
+        self.derivative = derivative
         if self.reduction == "none":
             return loss
         return loss.mean() if self.reduction == "mean" else loss.sum()
 
-    def grad_divisor(self, input):
+    def divisor(self):
         """torch divides the gradient of a mean by the element count, after everything else."""
+        return self.inputs[0].array.size if self.reduction == "mean" else 1
+
+    def forward_divisor(self, input):
         return input.size if self.reduction == "mean" else 1
 
-    def backward(self, grad_output):
-        if is_grad_enabled() or any(self.needs_input_grad[1:]):
-            if self.reduction == "mean":
-                grad_output = grad_output / self.inputs[0].array.size
-            return self.differentiable_backward(broadcast_to(grad_output, self.inputs[0].shape))
-        return (grad_output * Tensor(self.input_grad),) + (None,) * (len(self.inputs) - 1)
-
-    def differentiable_backward(self, grad_output):
-        """The gradients of all inputs from the unreduced loss's `grad_output`, as Tensor ops."""
-        raise NotImplementedError
+    def release(self):
+        super().release()
+        self.derivative = None
 
 
 # --------------------------------------------------------------------------------------------
 # Binary cross-entropy on probabilities p, targets y:  -[y log p + (1 - y) log(1 - p)]
 # --------------------------------------------------------------------------------------------
-class BinaryCrossEntropy(KernelLoss):
+class BinaryCrossEntropy(ElementwiseLoss):
     """Each log is clamped at -100, as torch does, so p = 0 or 1 stays finite."""
 
     def forward(self, p, y):
-        return self.reduce(*bce(p, y, grad_divisor=self.grad_divisor(p)))
+        return self.reduce(*bce_arrays(p, y, None, self.forward_divisor(p)))
 
-    def differentiable_backward(self, grad_output):
+    def backward(self, grad_output):
         p, y = self.inputs
         need_p, need_y = self.needs_input_grad
-        grad_p = BinaryCrossEntropyGrad()(grad_output, p, y) if need_p else None
+        grad_output = broadcast_to(grad_output, p.shape)
+        grad_p = BinaryCrossEntropyGrad(self.divisor(), self.derivative)(grad_output, p, y) if need_p else None
         # d/dy = log(1 - p) - log(p) = -logit(p), unclamped, as torch
-        grad_y = -grad_output * log(p / (1 - p)) if need_y else None
+        grad_y = -(grad_output / self.divisor()) * log(p / (1 - p)) if need_y else None
         return grad_p, grad_y
 
 
 class BinaryCrossEntropyGrad(Function):
-    """d BCE / dp = g (p - y) / max(p (1 - p), eps): torch's first derivative, finite at p = 0 and 1.
-    Its backward gives torch's second derivatives (which add eps to p and 1 - p instead of
-    clamping), so a gradient penalty through BCE matches torch."""
+    """d BCE / dp = g (p - y) / max(p (1 - p), eps) / n: torch's first derivative, finite at p = 0
+    and 1, n the divisor of a mean. `derivative` is (p - y) / max(p (1 - p), eps) / n as the
+    loss's forward computed it (None: computed again). Its backward gives torch's second
+    derivatives (which add eps to p and 1 - p instead of clamping), so a gradient penalty through
+    BCE matches torch."""
+
+    def __init__(self, divisor=1, derivative=None):
+        self.divisor, self.derivative = divisor, derivative
 
     def forward(self, grad_output, p, y):
-        return bce(p, y, grad_output)[1]
+        if self.derivative is not None:
+            return grad_output * self.derivative
+        return bce_arrays(p, y, grad_output, self.divisor)[1]
 
     def backward(self, grad_grad):
         grad_output, p, y = self.inputs
         need_grad_output, need_p, need_y = self.needs_input_grad
+        grad_output = grad_output / self.divisor
         p_eps, one_minus_p_eps = p + _SECOND_ORDER_EPS, 1 - p + _SECOND_ORDER_EPS
-        grad_grad_output = (p - y) / (p_eps * one_minus_p_eps) * grad_grad if need_grad_output else None
+        grad_grad_output = ((p - y) / (p_eps * one_minus_p_eps) * grad_grad / self.divisor
+                            if need_grad_output else None)
         # d/dp (p - y) / (p (1 - p)) = (p² - 2 p y + y) / (p (1 - p))²
         grad_p = ((p * p - 2 * p * y + y) / (p_eps * p_eps * (one_minus_p_eps * one_minus_p_eps))
                   * (grad_grad * grad_output)) if need_p else None
@@ -95,33 +105,109 @@ class BinaryCrossEntropyGrad(Function):
         return grad_grad_output, grad_p, grad_y
 
 
+def bce_arrays(p, y, grad_output, divisor):
+    """(loss, gradient) per element of BCE on arrays: the loss, and grad_output (None: 1) times
+    d loss / dp, divided by `divisor`, with torch's clamps; one kernel on a GPU."""
+    return kernels.run(kernels.bce, _bce_arrays, p, y, grad_output, divisor)
+
+
+def _bce_arrays(p, y, grad_output, divisor):
+    xp = get_array_module(p)
+    with xp.errstate(divide="ignore"):  # log 0 = -inf, clamped to -100 below
+        log_p = xp.maximum(xp.log(p), -100)
+        log_1_minus_p = xp.maximum(xp.log1p(-p), -100)
+    loss = (y - 1) * log_1_minus_p - y * log_p
+    difference = p - y
+    if grad_output is not None:
+        difference = grad_output * difference
+    grad = difference / xp.maximum((1 - p) * p, _EPSILON)
+    return loss, grad if divisor == 1 else grad / divisor
+
+
 # --------------------------------------------------------------------------------------------
 # Binary cross-entropy on logits x:  -[pos_weight y log σ(x) + (1 - y) log(1 - σ(x))]
 # --------------------------------------------------------------------------------------------
-class BinaryCrossEntropyWithLogits(KernelLoss):
+class BinaryCrossEntropyWithLogits(ElementwiseLoss):
     """(1 - y) x - (1 + (pos_weight - 1) y) log σ(x), which is the cross-entropy above rewritten
     with log(1 - σ(x)) = log σ(x) - x: finite for any x. Inputs are (x, y) or (x, y, pos_weight)."""
 
     def forward(self, x, y, pos_weight=None):
-        return self.reduce(*bce_with_logits(x, y, pos_weight, grad_divisor=self.grad_divisor(x)))
+        return self.reduce(*bce_with_logits_arrays(x, y, pos_weight, None, self.forward_divisor(x)))
 
-    def differentiable_backward(self, grad_output):
+    def backward(self, grad_output):
         x, y = self.inputs[:2]
         need_x, need_y = self.needs_input_grad[:2]
-        if len(self.inputs) == 2:
-            # d/dx = σ(x) - y;  d/dy = -x
-            return (grad_output * (sigmoid(x) - y) if need_x else None,
-                    -x * grad_output if need_y else None)
-        pos_weight = self.inputs[2]
-        weighted_target = pos_weight * y
-        # d/dx = (pos_weight y + 1 - y) σ(x) - pos_weight y
-        grad_x = grad_output * ((weighted_target + 1 - y) * sigmoid(x) - weighted_target) if need_x else None
+        pos_weight = self.inputs[2] if len(self.inputs) > 2 else None
+        grad_output = broadcast_to(grad_output, x.shape)
+        grad_x = (BinaryCrossEntropyWithLogitsGrad(self.divisor(), self.derivative)(grad_output, *self.inputs)
+                  if need_x else None)
+        if not any(self.needs_input_grad[1:]):
+            return (grad_x,) + (None,) * (len(self.inputs) - 1)
+        grad_output = grad_output / self.divisor()
+        if pos_weight is None:  # d/dy = -x
+            return grad_x, -x * grad_output if need_y else None
         # d/dy = log σ(-x) - pos_weight log σ(x)
         grad_y = grad_output * (logsigmoid(-x) - pos_weight * logsigmoid(x)) if need_y else None
         # d/d pos_weight = -y log σ(x), summed over the dims along which pos_weight was broadcast
         grad_pos_weight = (sum_to(-grad_output * y * logsigmoid(x), pos_weight.shape)
                            if self.needs_input_grad[2] else None)
         return grad_x, grad_y, grad_pos_weight
+
+
+class BinaryCrossEntropyWithLogitsGrad(Function):
+    """d loss / dx = g ((pos_weight y + 1 - y) σ(x) - pos_weight y) / n (= g (σ(x) - y) / n without
+    pos_weight), inputs (g, x, y) or (g, x, y, pos_weight); `derivative` is that without g, as the
+    loss's forward computed it (None: computed again). Its backward differentiates the formula,
+    written with Tensor ops."""
+
+    def __init__(self, divisor=1, derivative=None):
+        self.divisor, self.derivative = divisor, derivative
+
+    def forward(self, grad_output, x, y, pos_weight=None):
+        if self.derivative is not None:
+            return grad_output * self.derivative
+        return bce_with_logits_arrays(x, y, pos_weight, grad_output, self.divisor)[1]
+
+    def backward(self, grad_grad):
+        grad_output, x, y = self.inputs[:3]
+        sigmoid_x = sigmoid(x)
+        if len(self.inputs) == 3:
+            derivative = sigmoid_x - y
+            # d/dx (σ(x) - y) = σ(x) (1 - σ(x));  d/dy = -1
+            grads = (derivative, grad_output * (sigmoid_x * (1 - sigmoid_x)), -grad_output)
+        else:
+            pos_weight = self.inputs[3]
+            weight = pos_weight * y + 1 - y
+            derivative = weight * sigmoid_x - pos_weight * y
+            # d/dx = weight σ(x) (1 - σ(x));  d/dy = (pos_weight - 1) σ(x) - pos_weight;  d/dpw = y (σ(x) - 1)
+            grads = (derivative, grad_output * weight * (sigmoid_x * (1 - sigmoid_x)),
+                     grad_output * ((pos_weight - 1) * sigmoid_x - pos_weight), grad_output * y * (sigmoid_x - 1))
+        return tuple(None if not needed else sum_to(grad_grad * gradient / self.divisor, x.shape if i < 3 else
+                                                     self.inputs[3].shape)
+                     for i, (needed, gradient) in enumerate(zip(self.needs_input_grad, grads)))
+
+
+def bce_with_logits_arrays(x, y, pos_weight, grad_output, divisor):
+    """(loss, gradient) per element of BCE on logits on arrays: the loss, and grad_output (None: 1)
+    times d loss / dx, divided by `divisor`; one kernel on a GPU."""
+    return kernels.run(kernels.bce_with_logits, _bce_with_logits_arrays, x, y, pos_weight, grad_output, divisor)
+
+
+def _bce_with_logits_arrays(x, y, pos_weight, grad_output, divisor):
+    xp = get_array_module(x)
+    e = xp.exp(-xp.abs(x))  # e^-|x|, shared by log σ(x) and σ(x)
+    log_sigmoid = xp.minimum(x, 0) - xp.log1p(e)
+    sigmoid_x = select(x >= 0, 1, e) / (1 + e)
+    if pos_weight is None:
+        loss = (1 - y) * x - log_sigmoid
+        grad = sigmoid_x - y
+    else:
+        weighted_target = pos_weight * y
+        loss = (1 - y) * x - ((pos_weight - 1) * y + 1) * log_sigmoid
+        grad = (weighted_target + 1 - y) * sigmoid_x - weighted_target
+    if grad_output is not None:
+        grad = grad_output * grad
+    return loss, grad if divisor == 1 else grad / divisor
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,8 +262,8 @@ def _weighted_and_reduced(loss, weight, reduction):
     return loss
 
 
-def _kernel_loss(function, inputs, weight, reduction):
-    """The loss `function` of `inputs`, reduced inside its kernel Function when nothing weights it."""
+def _elementwise_loss(function, inputs, weight, reduction):
+    """The loss `function` of `inputs`, reduced inside the Function when nothing weights it."""
     if weight is None:
         return function(reduction)(*inputs)
     return _weighted_and_reduced(function("none")(*inputs), weight, reduction)
@@ -204,7 +290,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
                          hint="; pass probabilities (e.g. a sigmoid's output), or pass logits to "
                               "binary_cross_entropy_with_logits")
     _check_probabilities(op, "target", target)
-    return _kernel_loss(BinaryCrossEntropy, (input, target), weight, reduction)
+    return _elementwise_loss(BinaryCrossEntropy, (input, target), weight, reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
@@ -215,7 +301,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     _check_loss_arguments(op, input, target, reduction, weight)
     _check_broadcasts_to(op, "pos_weight", pos_weight, input.shape)
     inputs = (input, target) if pos_weight is None else (input, target, pos_weight)
-    return _kernel_loss(BinaryCrossEntropyWithLogits, inputs, weight, reduction)
+    return _elementwise_loss(BinaryCrossEntropyWithLogits, inputs, weight, reduction)
 
 
 def mse_loss(input, target, reduction="mean"):

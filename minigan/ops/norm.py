@@ -10,19 +10,20 @@ axes the statistics are taken over and how the statistics and the affine paramet
 The core is composed from differentiable ops (mean, subtraction, rsqrt, multiplication), so the
 backward of every piece is again made of ops and the second derivative needed by a gradient
 penalty is exact. batch_norm and instance_norm with the batch's own statistics run as one
-Function instead, `BatchStatisticsNorm`: two kernels forward, a few array passes backward, and
-the composition again wherever a backward must itself be differentiable. The statistics are the
-biased ones (divide by n), as torch normalises with.
+Function instead, `BatchStatisticsNorm`: two array passes forward (two kernels on a GPU), and a
+first derivative in the one pattern, the forward of `NormGrad` on the saved statistics, whose own
+backward differentiates the composition. The statistics are the biased ones (divide by n), as
+torch normalises with.
 Running statistics (batch_norm, instance_norm) are updated in place on their `.array`, outside the
 graph, with the *unbiased* batch variance (divide by n - 1), as torch does.
 """
 from minigan.autograd import grad
 from minigan.backend import get_array_module
-from minigan.cuda.kernels import norm_statistics, normalize
+from minigan.cuda import kernels
 from minigan.errors import ShapeError
 from minigan.ops.math import rsqrt
 from minigan.ops.shape import clone
-from minigan.tensor import Function, Tensor, is_grad_enabled
+from minigan.tensor import Function, enable_grad, is_grad_enabled
 
 
 # --------------------------------------------------------------------------------------------
@@ -49,12 +50,10 @@ class BatchStatisticsNorm(Function):
     axes per channel (batch_norm) or over the spatial axes per sample and channel (per_sample:
     instance_norm). Inputs (x), (x, weight) or (x, weight, bias), weight and bias of shape (C,).
 
-    Forward: the statistics kernel and the normalisation kernel (minigan/cuda/kernels/norm.py).
-    Backward, when nothing records it: the textbook formula from the saved statistics,
-        dx = rstd · (g·w - mean(g·w) - x̂ · mean(g·w · x̂)),  dw = Σ g · x̂,  db = Σ g.
-    When it is recorded (create_graph: a gradient penalty through the norm), the saved statistics
-    would be constants to the next derivative, so the backward differentiates the composition of
-    `_normalize` and `_affine` instead, rebuilt on the inputs.
+    Forward: the statistics, then the normalisation, one kernel each on a GPU. Its derivatives,
+        dx = NormGrad(g·w, x),  dw = Σ g · x̂,  db = Σ g,   x̂ = (x - mean) / sqrt(var + eps),
+    take the statistics the forward computed as values (x̂ is `Standardized`, whose own
+    derivative is NormGrad again), so none of them computes the statistics a second time.
     """
 
     def __init__(self, per_sample, eps):
@@ -64,39 +63,105 @@ class BatchStatisticsNorm(Function):
         self.mean, self.variance = norm_statistics(x, self.per_sample)
         return normalize(x, self.mean, self.variance, weight, bias, self.eps)
 
-    def reduced_axes(self, ndim):
-        return tuple(range(2, ndim)) if self.per_sample else (0,) + tuple(range(2, ndim))
-
     def backward(self, grad_output):
-        if is_grad_enabled():
-            return self.differentiable_backward(grad_output)
-        x, weight = self.inputs[0].array, self.inputs[1].array if len(self.inputs) > 1 else None
-        g, xp = grad_output.array, get_array_module(grad_output.array)
-        axes, channel_shape = self.reduced_axes(x.ndim), (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        x, weight = self.inputs[0], self.inputs[1] if len(self.inputs) > 1 else None
+        channel_shape = (x.shape[1],) + (1,) * (x.ndim - 2)
         parameter_axes = (0,) + tuple(range(2, x.ndim))
-        rstd = 1 / xp.sqrt(self.variance + self.eps)
-        normalized = (x - self.mean) * rstd
-        scaled = g if weight is None else g * weight.reshape(channel_shape)
-        grad_x = rstd * (scaled - scaled.mean(axis=axes, keepdims=True)
-                         - normalized * (scaled * normalized).mean(axis=axes, keepdims=True))
-        grads = [Tensor(grad_x)]
+        normalized = Standardized(self)(x)
+        scaled = grad_output if weight is None else grad_output * weight.reshape(channel_shape)
+        grads = [NormGrad(self, normalized.array)(scaled, x) if self.needs_input_grad[0] else None]
         if len(self.inputs) > 1:
-            grads.append(Tensor((g * normalized).sum(axis=parameter_axes)) if self.needs_input_grad[1] else None)
+            grads.append((grad_output * normalized).sum(parameter_axes) if self.needs_input_grad[1] else None)
         if len(self.inputs) > 2:
-            grads.append(Tensor(g.sum(axis=parameter_axes)) if self.needs_input_grad[2] else None)
+            grads.append(grad_output.sum(parameter_axes) if self.needs_input_grad[2] else None)
         return tuple(grads)
 
-    def differentiable_backward(self, grad_output):
-        # stand-ins joined to the inputs by a copy, so that the gradients come back as expressions
-        # of the inputs' graphs without this grad() walking down those graphs
-        inputs = [clone(tensor) for tensor in self.inputs]
-        x, weight, bias = inputs + [None] * (3 - len(inputs))
-        normalized, _ = _normalize(x, self.reduced_axes(x.ndim), self.eps)
-        channel_shape = (x.shape[1],) + (1,) * (x.ndim - 2)
-        output = _affine(normalized, weight, bias, channel_shape)
-        wanted = [tensor for tensor, needed in zip(inputs, self.needs_input_grad) if needed]
-        grads = iter(grad(output, wanted, grad_output, create_graph=True, allow_unused=True))
-        return tuple(next(grads) if needed else None for needed in self.needs_input_grad)
+
+def _reduced_axes(per_sample, ndim):
+    return tuple(range(2, ndim)) if per_sample else (0,) + tuple(range(2, ndim))
+
+
+class Standardized(Function):
+    """x̂ = (x - mean) / sqrt(var + eps), with the statistics `norm` (a BatchStatisticsNorm)
+    computed from x in its forward: the normalised x a weight's gradient needs. Its derivative
+    treats them as what they are, functions of x: NormGrad."""
+
+    saves_inputs = False
+
+    def __init__(self, norm):
+        self.norm = norm
+
+    def forward(self, x):
+        return normalize(x, self.norm.mean, self.norm.variance, None, None, self.norm.eps)
+
+    def backward(self, grad_output):
+        return NormGrad(self.norm)(grad_output, self.inputs[0])
+
+
+class NormGrad(Function):
+    """dx = rstd · (g - mean(g) - x̂ · mean(g · x̂)), the means over the normalised axes: the
+    derivative of x̂ = (x - mean) · rstd in x, the statistics being those of x, applied to g. The
+    statistics come from the forward of `norm` (a BatchStatisticsNorm), as values, and so does x̂
+    where the caller has it (`normalized`).
+
+    Its backward differentiates that formula in g and in x, written with Tensor ops on (a copy
+    of) x, the statistics computed again as ops of x."""
+
+    def __init__(self, norm, normalized=None):
+        self.norm, self.normalized = norm, normalized
+
+    def forward(self, grad_output, x):
+        xp = get_array_module(x)
+        axes = _reduced_axes(self.norm.per_sample, x.ndim)
+        rstd = 1 / xp.sqrt(self.norm.variance + self.norm.eps)
+        normalized = (x - self.norm.mean) * rstd if self.normalized is None else self.normalized
+        return rstd * (grad_output - grad_output.mean(axis=axes, keepdims=True)
+                       - normalized * (grad_output * normalized).mean(axis=axes, keepdims=True))
+
+    def backward(self, grad_grad):
+        outer_records = is_grad_enabled()  # whether the gradients returned must have a graph
+        with enable_grad():  # the formula above as Tensor ops, to differentiate even where nothing records
+            # stand-ins joined to the inputs by a copy (a fresh leaf for one outside the graph), so
+            # that the gradients come back as expressions of the inputs' graphs without walking them
+            grad_output, x = (clone(t) if t.requires_grad else t.detach().requires_grad_() for t in self.inputs)
+            axes = _reduced_axes(self.norm.per_sample, x.ndim)
+            normalized, (_, variance) = _normalize(x, axes, self.norm.eps)
+            grad_x = rsqrt(variance + self.norm.eps) * (grad_output - grad_output.mean(axes, keepdim=True) - normalized
+                                                        * (grad_output * normalized).mean(axes, keepdim=True))
+            wanted = [tensor for tensor, needed in zip((grad_output, x), self.needs_input_grad) if needed]
+            grads = iter(grad(grad_x, wanted, grad_grad, create_graph=outer_records, allow_unused=True))
+            return tuple(next(grads) if needed else None for needed in self.needs_input_grad)
+
+
+def norm_statistics(x, per_sample):
+    """(mean, biased variance) of x (N, C, *) per channel, shaped (1, C, 1, ...); with per_sample,
+    per sample and channel, shaped (N, C, 1, ...): one kernel on a GPU."""
+    return kernels.run(kernels.norm_statistics, _norm_statistics, x, per_sample)
+
+
+def _norm_statistics(x, per_sample):
+    # two passes, the mean and then the squared deviations from it: no cancellation, as E[x²] - E[x]² has
+    axes = _reduced_axes(per_sample, x.ndim)
+    mean = x.mean(axis=axes, keepdims=True)
+    centered = x - mean
+    return mean, (centered * centered).mean(axis=axes, keepdims=True)
+
+
+def normalize(x, mean, variance, weight, bias, eps):
+    """(x - mean) / sqrt(variance + eps) · weight + bias as a new array, for x (N, C, *), the
+    statistics as norm_statistics gives them; weight and bias (each optional) of shape (C,)."""
+    return kernels.run(kernels.normalize, _normalize_arrays, x, mean, variance, weight, bias, eps)
+
+
+def _normalize_arrays(x, mean, variance, weight, bias, eps):
+    xp = get_array_module(x)
+    y = (x - mean) * (1 / xp.sqrt(variance + eps))
+    channel_shape = (x.shape[1],) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y *= weight.reshape(channel_shape)
+    if bias is not None:
+        y += bias.reshape(channel_shape)
+    return y
 
 
 def _affine(normalized, weight, bias, shape):

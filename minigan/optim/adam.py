@@ -2,7 +2,7 @@
 import numbers
 
 from minigan.backend import get_array_module, is_device_array
-from minigan.cuda.kernels import adam_step
+from minigan.cuda import kernels
 from minigan.optim.optimizer import Optimizer
 
 
@@ -47,28 +47,42 @@ class Adam(Optimizer):
         return {"step": steps[which]}
 
     def _update(self, group, param, grad, state, scratch, step):
-        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        arrays = (param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq"))
         beta1, beta2 = group["betas"]
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        options = dict(lr=group["lr"], beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+                       step=step)
         if is_device_array(param) and isinstance(step, numbers.Number):
-            # on a GPU the ~14 passes below would be 14 launches; the kernel does them in one
-            adam_step(param, grad, exp_avg, exp_avg_sq, state.get("max_exp_avg_sq"), lr=lr, beta1=beta1,
-                      beta2=beta2, eps=eps, weight_decay=weight_decay, step=step)
-            return
-        xp = get_array_module(param)
-        if weight_decay != 0:
-            grad += xp.multiply(param, weight_decay, out=scratch)
-        # m ← m + (1 − β1)(g − m)
-        exp_avg += xp.multiply(xp.subtract(grad, exp_avg, out=scratch), 1 - beta1, out=scratch)
-        # v ← β2·v + (1 − β2)·g·g, in torch's order: ((1 − β2)·g)·g
-        exp_avg_sq *= beta2
-        exp_avg_sq += xp.multiply(xp.multiply(grad, 1 - beta2, out=scratch), grad, out=scratch)
-        second_moment = exp_avg_sq
-        if group["amsgrad"]:
-            second_moment = xp.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-        # denominator = √v̂ / √(1 − β2ᵗ) + ε
-        denominator = xp.sqrt(second_moment, out=scratch)
-        denominator /= (1 - beta2 ** step) ** 0.5
-        denominator += eps
-        # θ ← θ + (−lr / (1 − β1ᵗ))·m / denominator; the gradient's memory is free by now
-        param += xp.divide(xp.multiply(exp_avg, -lr / (1 - beta1 ** step), out=grad), denominator, out=grad)
+            # on a GPU the ~14 passes of adam_update would be 14 launches; the kernel does them in one
+            kernels.run(kernels.adam_step, adam_update, *arrays, **options)
+        else:
+            adam_update(*arrays, scratch=scratch, **options)
+
+
+def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, lr, beta1, beta2, eps, weight_decay, step,
+                scratch=None):
+    """torch.optim.Adam's update of equally long flat arrays, in place (param, the moments; grad is
+    overwritten). `step` is a number, or an array of one per element; `scratch` a work array as
+    long as param (None: one is made). On a GPU the adam_step kernel does the same in one launch."""
+    xp = get_array_module(param)
+    scratch = xp.empty_like(param) if scratch is None else scratch
+    if weight_decay != 0:
+        grad += xp.multiply(param, weight_decay, out=scratch)
+    # m ← lerp(m, g, 1 − β1) as torch's lerp computes it: m + w (g − m) for w < 0.5, else g − (g − m)(1 − w)
+    weight = param.dtype.type(1 - beta1)
+    difference = xp.subtract(grad, exp_avg, out=scratch)
+    if weight < 0.5:
+        exp_avg += xp.multiply(difference, weight, out=scratch)
+    else:
+        xp.subtract(grad, xp.multiply(difference, 1 - weight, out=scratch), out=exp_avg)
+    # v ← β2·v + (1 − β2)·g·g, in torch's order: ((1 − β2)·g)·g
+    exp_avg_sq *= beta2
+    exp_avg_sq += xp.multiply(xp.multiply(grad, 1 - beta2, out=scratch), grad, out=scratch)
+    second_moment = exp_avg_sq
+    if max_exp_avg_sq is not None:
+        second_moment = xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+    # denominator = √v̂ / √(1 − β2ᵗ) + ε
+    denominator = xp.sqrt(second_moment, out=scratch)
+    denominator /= (1 - beta2 ** step) ** 0.5
+    denominator += eps
+    # θ ← θ + (−lr / (1 − β1ᵗ))·m / denominator; the gradient's memory is free by now
+    param += xp.divide(xp.multiply(exp_avg, -lr / (1 - beta1 ** step), out=grad), denominator, out=grad)

@@ -1,13 +1,15 @@
-"""Bias + activation after a GEMM in one kernel, and an activation's backward in one kernel.
+"""Bias + activation after a GEMM in one kernel, and an activation's derivative in one kernel.
 
-    bias_activation(x, b, act)      y = act(x + b)            b broadcast along one axis of x
+    bias_activation(x, b, act)      y = act(x + b)            b broadcast along one axis of x (or None)
     activation_grad(g, y, act)      g · act'(x), read from y  (relu and leaky_relu: from its sign)
 
-with act one of ACTIVATIONS. A chain of array calls would launch one kernel per step (add the
-bias, compare, select, ...); each of these reads its inputs once and writes once.
+with act one of ACTIVATIONS. They are the GPU versions of minigan/ops/activation.py's forwards
+(ReLU.forward, BiasActivation.forward) and derivatives (TanhGrad.forward, ...): there, a chain of
+array calls would launch one kernel per step (add the bias, compare, select, ...); each of these
+reads its inputs once and writes once.
 """
-from minigan.backend import get_array_module, select
-from minigan.cuda.kernels.core import Kernel, with_twin
+from minigan.backend import get_array_module
+from minigan.cuda.kernels.core import Kernel
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
 
@@ -92,38 +94,15 @@ def _check_activation_grad(grad_output, output, activation):
 # --------------------------------------------------------------------------------------------
 # Forward: y = act(x + b)
 # --------------------------------------------------------------------------------------------
-def _activate_in_place(z, activation, negative_slope):
-    """act(z), overwriting z (a fresh array)."""
-    xp = get_array_module(z)
-    if activation == "relu":
-        xp.maximum(z, 0, out=z)
-    elif activation == "leaky_relu":
-        # z > 0 ? z : z · slope is the larger of the two for a slope up to 1, else the smaller
-        (xp.maximum if negative_slope <= 1 else xp.minimum)(z, z * negative_slope, out=z)
-    elif activation == "sigmoid":
-        e = xp.exp(-xp.abs(z))  # e^-|z| never overflows
-        xp.divide(select(z >= 0, 1, e), 1 + e, out=z)
-    elif activation == "tanh":
-        xp.tanh(z, out=z)
-    return z
-
-
-def _bias_activation_twin(x, bias=None, activation="identity", negative_slope=0.01, channel_axis=-1):
-    _activation_code("bias_activation", activation)
-    bias_shape, _, _ = _bias_layout(x, bias, channel_axis)
-    z = x.copy() if bias is None else x + bias.reshape(bias_shape)
-    return _activate_in_place(z, activation, negative_slope)
-
-
-@with_twin(_bias_activation_twin)
-def bias_activation(x, bias=None, activation="identity", negative_slope=0.01, channel_axis=-1):
-    """act(x + bias) as a new array, `bias` (or None) of shape (x.shape[channel_axis],) broadcast
-    along that axis: channel_axis=-1 after a Linear layer's GEMM, 1 for NCHW images."""
+def bias_activation(x, bias=None, activation="identity", negative_slope=0.01, channel_axis=-1, out=None):
+    """act(x + bias) as a new array (or into `out`, which may be x itself), `bias` (or None) of
+    shape (x.shape[channel_axis],) broadcast along that axis: channel_axis=-1 after a Linear
+    layer's GEMM, 1 for NCHW images."""
     code = _activation_code("bias_activation", activation)
     _, inner, channels = _bias_layout(x, bias, channel_axis)
     xp = get_array_module(x)
     x = xp.ascontiguousarray(x)
-    y = xp.empty_like(x)
+    y = xp.empty_like(x) if out is None else out
     bias = None if bias is None else xp.ascontiguousarray(bias)
     _BIAS_ACTIVATION.launch(x.dtype, (x, bias, y, x.size, inner, channels, code, x.dtype.type(negative_slope)), x.size)
     return y
@@ -132,21 +111,6 @@ def bias_activation(x, bias=None, activation="identity", negative_slope=0.01, ch
 # --------------------------------------------------------------------------------------------
 # Backward: grad_input = grad_output · act'(x)
 # --------------------------------------------------------------------------------------------
-def _activation_grad_twin(grad_output, output, activation, negative_slope=0.01):
-    _check_activation_grad(grad_output, output, activation)
-    xp = get_array_module(grad_output)
-    if activation == "relu":
-        return select(output <= 0, 0, grad_output)
-    if activation == "leaky_relu":
-        return select(output > 0, grad_output, grad_output * negative_slope)
-    if activation == "sigmoid":
-        return grad_output * (1 - output) * output
-    if activation == "tanh":
-        return grad_output * ((1 - output) * (1 + output))  # 1 - y², without cancellation near |y| = 1
-    return grad_output.copy()
-
-
-@with_twin(_activation_grad_twin)
 def activation_grad(grad_output, output, activation, negative_slope=0.01):
     """grad_output · act'(x) as a new array, from `output` = act(x). For relu and leaky_relu (with
     a positive slope) only the sign matters, so the input x may be passed instead of the output."""

@@ -15,7 +15,7 @@ torch computes them in Python, and reach the kernel in the parameters' dtype.
 import math
 
 from minigan.backend import get_array_module
-from minigan.cuda.kernels.core import Kernel, check_same_shape, with_twin
+from minigan.cuda.kernels.core import Kernel, check_same_shape
 
 _ADAM = Kernel("adam_step", r"""
 __device__ T nan_max(T a, T b) { return (b > a || b != b) ? b : a; }   // a NaN wins, as torch.maximum
@@ -59,30 +59,6 @@ def _check_buffers(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq):
     check_same_shape("adam_step", buffers)
 
 
-def _adam_step_twin(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, lr, beta1, beta2, eps,
-                    weight_decay, step):
-    _check_buffers(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq)
-    negative_step_size, bias_correction2_sqrt = _step_scalars(lr, beta1, beta2, step)
-    xp = get_array_module(param)
-    if weight_decay != 0:
-        grad = grad + weight_decay * param  # a new array: the caller's gradient stays as it was
-    lerp_weight = param.dtype.type(1 - beta1)  # torch casts the weight first, then forms 1 - weight
-    if abs(lerp_weight) < 0.5:
-        exp_avg += (grad - exp_avg) * lerp_weight  # array first: a host scalar never meets device data
-    else:
-        exp_avg[...] = grad - (grad - exp_avg) * (1 - lerp_weight)
-    exp_avg_sq *= beta2
-    exp_avg_sq += (1 - beta2) * grad * grad
-    second_moment = exp_avg_sq
-    if max_exp_avg_sq is not None:
-        second_moment = xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-    denominator = xp.sqrt(second_moment)
-    denominator /= bias_correction2_sqrt
-    denominator += eps
-    param += negative_step_size * exp_avg / denominator
-
-
-@with_twin(_adam_step_twin)
 def adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, lr, beta1, beta2, eps, weight_decay,
               step):
     """One Adam step, in place on param, exp_avg, exp_avg_sq and (with amsgrad) max_exp_avg_sq.

@@ -11,7 +11,7 @@ image sums the column entries that were read from it. On the GPU each pixel's th
 own sum, in a fixed order, so the result is deterministic and needs no atomic adds.
 """
 from minigan.backend import get_array_module
-from minigan.cuda.kernels.core import Kernel, with_twin
+from minigan.cuda.kernels.core import Kernel
 
 _GEOMETRY = ("long long batch, long long channels, long long height, long long width, "
              "long long kernel_h, long long kernel_w, long long stride_h, long long stride_w, "
@@ -74,7 +74,7 @@ def _output_size(op, size, kernel, stride, padding):
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _geometry(op, image_shape, kernel_size, stride, padding):
+def window_geometry(op, image_shape, kernel_size, stride, padding):
     """The kernels' geometry arguments, in _GEOMETRY's order, for images of `image_shape`."""
     if len(image_shape) != 4:
         raise ValueError(f"{op}: expected images of shape (N, C, H, W), got shape {tuple(image_shape)}")
@@ -93,26 +93,10 @@ def _columns_shape(geometry):
 # --------------------------------------------------------------------------------------------
 # im2col
 # --------------------------------------------------------------------------------------------
-def _im2col_twin(images, kernel_size, stride=1, padding=0):
-    geometry = _geometry("im2col", images.shape, kernel_size, stride, padding)
-    _, _, _, _, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, _, _ = geometry
-    xp = get_array_module(images)
-    batch, channels, height, width = images.shape
-    # zeros and one copy into the middle: numpy.pad, which handles every mode, is several times slower
-    padded = xp.zeros((batch, channels, height + 2 * pad_h, width + 2 * pad_w), dtype=images.dtype)
-    padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width] = images
-    windows = xp.lib.stride_tricks.sliding_window_view(padded, (kernel_h, kernel_w), axis=(2, 3))
-    windows = windows[:, :, ::stride_h, ::stride_w]  # (N, C, Ho, Wo, kh, kw), still a view
-    # copy, not ascontiguousarray: a view that happens to be contiguous (1x1 kernel, N = 1) would
-    # come back as the read-only window view itself
-    return windows.transpose(1, 4, 5, 0, 2, 3).copy()
-
-
-@with_twin(_im2col_twin)
 def im2col(images, kernel_size, stride=1, padding=0):
     """Every kernel window of the zero-padded (N, C, H, W) `images`, as a new contiguous
     (C, kh, kw, N, Ho, Wo) array. kernel_size, stride and padding are ints or (h, w) pairs."""
-    geometry = _geometry("im2col", images.shape, kernel_size, stride, padding)
+    geometry = window_geometry("im2col", images.shape, kernel_size, stride, padding)
     xp = get_array_module(images)
     images = xp.ascontiguousarray(images)
     columns = xp.empty(_columns_shape(geometry), dtype=images.dtype)
@@ -123,13 +107,13 @@ def im2col(images, kernel_size, stride=1, padding=0):
 # --------------------------------------------------------------------------------------------
 # col2im
 # --------------------------------------------------------------------------------------------
-def _col2im_geometry(columns, image_size, stride, padding):
+def col2im_geometry(columns, image_size, stride, padding):
     """The geometry of images of `image_size` (H, W) whose columns `columns` must be."""
     if columns.ndim != 6 or len(image_size) != 2:
         raise ValueError(f"col2im: expected columns of shape (C, kh, kw, N, Ho, Wo) and an image size (H, W), "
                          f"got columns of shape {tuple(columns.shape)} and image size {tuple(image_size)}")
     channels, kernel_h, kernel_w, batch = columns.shape[:4]
-    geometry = _geometry("col2im", (batch, channels) + tuple(image_size), (kernel_h, kernel_w), stride, padding)
+    geometry = window_geometry("col2im", (batch, channels) + tuple(image_size), (kernel_h, kernel_w), stride, padding)
     if tuple(columns.shape) != _columns_shape(geometry):
         raise ValueError(f"col2im: columns of shape {tuple(columns.shape)} do not come from images of size "
                          f"{tuple(image_size)} with stride {stride} and padding {padding}: expected shape "
@@ -137,28 +121,11 @@ def _col2im_geometry(columns, image_size, stride, padding):
     return geometry
 
 
-def _col2im_twin(columns, image_size, stride=1, padding=0):
-    """Kernel offset by kernel offset, (i, j) ascending as the kernel sums them, each (C, N, Ho, Wo)
-    slab of columns is added onto the pixels it was read from: a strided slice of the padded
-    image, kept channel-first so that each slab is added as it lies, then cropped and transposed."""
-    geometry = _col2im_geometry(columns, image_size, stride, padding)
-    batch, channels, height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w = geometry
-    xp = get_array_module(columns)
-    # room for the last window's stride step too, so every slice below has out_h × out_w places
-    padded = xp.zeros((channels, batch, height + 2 * pad_h + stride_h, width + 2 * pad_w + stride_w),
-                      dtype=columns.dtype)
-    for i in range(kernel_h):
-        for j in range(kernel_w):
-            padded[:, :, i:i + stride_h * out_h:stride_h, j:j + stride_w * out_w:stride_w] += columns[:, i, j]
-    return xp.ascontiguousarray(padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width].transpose(1, 0, 2, 3))
-
-
-@with_twin(_col2im_twin)
 def col2im(columns, image_size, stride=1, padding=0):
     """The adjoint of im2col: (C, kh, kw, N, Ho, Wo) columns summed back into a new (N, C, H, W)
     array, `image_size` = (H, W). Several sizes give the same Ho when the stride exceeds 1
     (a transposed convolution's output_padding picks one), so the size is given, not inferred."""
-    geometry = _col2im_geometry(columns, image_size, stride, padding)
+    geometry = col2im_geometry(columns, image_size, stride, padding)
     xp = get_array_module(columns)
     columns = xp.ascontiguousarray(columns)
     images = xp.empty(geometry[:4], dtype=columns.dtype)

@@ -1,15 +1,15 @@
-"""What every custom CUDA kernel shares: its source for each dtype, compile-once, launch, and its twin.
+"""What every custom CUDA kernel shares: its source for each dtype, compile-once, launch, and `run`.
 
 A kernel is written once in CUDA C++ over an element type `T`. `Kernel.source(dtype)` puts
 `typedef float T;` (or double) in front of it; `Kernel.compiled(dtype)` turns that into a
 `cupy.RawKernel` the first time it is needed and keeps it for the life of the process;
 `Kernel.launch` runs it with blocks of `BLOCK` threads, each thread striding over the work items.
 
-Every kernel also has a *twin*: the same computation written as plain array code on
-`xp = get_array_module(array)`. `with_twin` joins a kernel's launcher and its twin into one
-function that sends CuPy arrays to the kernel and any other arrays (numpy, the stand-in device of
-minigan/cuda/standin.py) to the twin. On the stand-in device the twin counts as one launch, as the
-kernel does on a GPU.
+Every kernel computes what some op computes with array calls on the CPU (an activation's
+derivative, im2col, a whole Adam step): the op keeps that plain array code, and `run(launcher,
+plain, *arrays)` picks the kernel for CuPy arrays and the plain code for any other array. On a
+device that stands in for a GPU in tests (its array module offers `one_launch()`), the plain code
+counts as the one launch the kernel would be.
 
 Nothing here touches a GPU until a kernel is called on CuPy arrays: on a machine without one the
 sources still compile to PTX with NVRTC, and tests/test_kernels.py compiles every kernel in
@@ -17,8 +17,9 @@ sources still compile to PTX with NVRTC, and tests/test_kernels.py compiles ever
 """
 import sys
 
+import contextlib
+
 from minigan.backend import get_array_module
-from minigan.cuda.standin import DeviceArray, single_launch
 
 BLOCK = 256  # threads per block; the block reductions in norm.py rely on it being a power of two
 # A grid-stride loop needs no more blocks than the GPU runs at once (an H100 holds ~1000 of them).
@@ -98,34 +99,15 @@ def _check_float_arrays(name, args, kwargs):
         raise TypeError(f"{name}: expects float32 or float64 arrays, all of one dtype; got {', '.join(dtypes)}")
 
 
-class KernelFunction:
-    """A kernel's launcher and its twin as one function; both take the same arguments.
-
-    The first argument decides: a CuPy array runs `launch` (the compiled kernel), anything else
-    runs `twin`. On the stand-in device the twin runs inside `single_launch()`, so that it counts
-    as the one launch the kernel would be; on numpy nothing is counted.
-    """
-
-    def __init__(self, launch, twin):
-        self.launch, self.twin = launch, twin
-        self.__name__, self.__doc__ = launch.__name__, launch.__doc__
-
-    def __repr__(self):
-        return f"<kernel function {self.__name__}>"
-
-    def __call__(self, *args, **kwargs):
-        _check_float_arrays(self.__name__, args, kwargs)
-        if is_cupy_array(args[0]):
-            return self.launch(*args, **kwargs)
-        if isinstance(args[0], DeviceArray):
-            with single_launch():
-                return self.twin(*args, **kwargs)
-        return self.twin(*args, **kwargs)
-
-
-def with_twin(twin):
-    """Decorator: `@with_twin(plain_array_version)` over a kernel's launcher makes a KernelFunction."""
-    return lambda launch: KernelFunction(launch, twin)
+def run(launch, plain, *args, **kwargs):
+    """`launch(*args)`, the kernel, on CuPy arrays; `plain(*args)`, the same computation as array
+    calls, on any other. Both take the same arguments, float32 or float64 arrays of one dtype."""
+    _check_float_arrays(launch.__name__, args, kwargs)
+    if is_cupy_array(args[0]):
+        return launch(*args, **kwargs)
+    one_launch = getattr(get_array_module(args[0]), "one_launch", contextlib.nullcontext)
+    with one_launch():
+        return plain(*args, **kwargs)
 
 
 def periodic(array, shape):

@@ -9,13 +9,11 @@ element count when the loss is a mean, whose gradient torch divides by it last):
                             grad = g (p - t) / max((1 - p) p, 1e-12) / n
 
 These are torch's formulas, clamps included (binary_cross_entropy and its backward;
-binary_cross_entropy_with_logits and its backward), written as minigan/ops/loss.py writes them.
+binary_cross_entropy_with_logits and its backward): the GPU versions of minigan/ops/loss.py's
+bce_arrays and bce_with_logits_arrays.
 """
-from minigan.backend import get_array_module, select
-from minigan.cuda.kernels.core import Kernel, check_broadcasts_to, check_same_shape, periodic, with_twin
-
-# torch's EPSILON for BCE's gradient is the C float 1e-12; as a double that is this number.
-_EPSILON = 9.999999960041972e-13
+from minigan.backend import get_array_module
+from minigan.cuda.kernels.core import Kernel, check_broadcasts_to, check_same_shape, periodic
 
 # Operands that broadcast (pos_weight, grad_output) are read as operand[i % period]: see core.periodic.
 _BCE_WITH_LOGITS = Kernel("bce_with_logits", r"""
@@ -82,25 +80,6 @@ def _launch_bce(kernel, input, target, grad_output, grad_divisor, *operands):
 # --------------------------------------------------------------------------------------------
 # On logits
 # --------------------------------------------------------------------------------------------
-def _bce_with_logits_twin(logits, target, pos_weight=None, grad_output=None, grad_divisor=1):
-    _check_operands("bce_with_logits", "logits", logits, target, grad_output, pos_weight)
-    xp = get_array_module(logits)
-    e = xp.exp(-xp.abs(logits))  # e^-|x|, shared by log σ(x) and σ(x)
-    log_sigmoid = xp.minimum(logits, 0) - xp.log1p(e)
-    sigmoid = select(logits >= 0, 1, e) / (1 + e)
-    if pos_weight is None:
-        loss = (1 - target) * logits - log_sigmoid
-        grad = sigmoid - target
-    else:
-        weighted_target = pos_weight * target
-        loss = (1 - target) * logits - ((pos_weight - 1) * target + 1) * log_sigmoid
-        grad = (weighted_target + 1 - target) * sigmoid - weighted_target
-    if grad_output is not None:
-        grad = grad_output * grad
-    return loss, grad if grad_divisor == 1 else grad / grad_divisor
-
-
-@with_twin(_bce_with_logits_twin)
 def bce_with_logits(logits, target, pos_weight=None, grad_output=None, grad_divisor=1):
     """(loss, grad) per element of binary cross-entropy on logits: grad = grad_output · d loss /
     d logits / grad_divisor.
@@ -116,21 +95,6 @@ def bce_with_logits(logits, target, pos_weight=None, grad_output=None, grad_divi
 # --------------------------------------------------------------------------------------------
 # On probabilities
 # --------------------------------------------------------------------------------------------
-def _bce_twin(probabilities, target, grad_output=None, grad_divisor=1):
-    _check_operands("bce", "probabilities", probabilities, target, grad_output)
-    xp = get_array_module(probabilities)
-    with xp.errstate(divide="ignore"):  # log 0 = -inf, clamped to -100 below
-        log_p = xp.maximum(xp.log(probabilities), -100)
-        log_1_minus_p = xp.maximum(xp.log1p(-probabilities), -100)
-    loss = (target - 1) * log_1_minus_p - target * log_p
-    difference = probabilities - target
-    if grad_output is not None:
-        difference = grad_output * difference
-    grad = difference / xp.maximum((1 - probabilities) * probabilities, _EPSILON)
-    return loss, grad if grad_divisor == 1 else grad / grad_divisor
-
-
-@with_twin(_bce_twin)
 def bce(probabilities, target, grad_output=None, grad_divisor=1):
     """(loss, grad) per element of binary cross-entropy on probabilities in [0, 1] (not checked
     here): grad = grad_output · d loss / d probabilities / grad_divisor, with torch's clamps. `target` has the

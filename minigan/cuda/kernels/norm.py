@@ -12,7 +12,7 @@ block reduction. Two passes, as minigan/ops/norm.py computes them, lose nothing 
 the way E[x²] - E[x]² does; one launch computes both.
 """
 from minigan.backend import get_array_module
-from minigan.cuda.kernels.core import Kernel, with_twin
+from minigan.cuda.kernels.core import Kernel
 
 _NORM_STATISTICS = Kernel("norm_statistics", r"""
 // The sum of `value` over the threads of the block, returned to every thread.
@@ -87,15 +87,6 @@ def _spatial_size(x):
 # --------------------------------------------------------------------------------------------
 # Statistics
 # --------------------------------------------------------------------------------------------
-def _norm_statistics_twin(x, per_sample=False):
-    _check_input("norm_statistics", x)
-    axes = tuple(range(2, x.ndim)) if per_sample else (0,) + tuple(range(2, x.ndim))
-    mean = x.mean(axis=axes, keepdims=True)
-    centered = x - mean
-    return mean, (centered * centered).mean(axis=axes, keepdims=True)
-
-
-@with_twin(_norm_statistics_twin)
 def norm_statistics(x, per_sample=False):
     """(mean, biased variance) of x (N, C, *) per channel, shaped (1, C, 1, ...) to broadcast
     against x; with per_sample, per sample and channel, shaped (N, C, 1, ...)."""
@@ -128,20 +119,6 @@ def _check_normalize(x, mean, variance, weight, bias):
     return mean.size
 
 
-def _normalize_twin(x, mean, variance, weight=None, bias=None, eps=1e-5):
-    stat_groups = _check_normalize(x, mean, variance, weight, bias)
-    xp = get_array_module(x)
-    channels, spatial_ones = x.shape[1], (1,) * (x.ndim - 2)
-    stat_shape = (stat_groups // channels, channels) + spatial_ones
-    y = (x - mean.reshape(stat_shape)) * (1 / xp.sqrt(variance.reshape(stat_shape) + eps))
-    if weight is not None:
-        y *= weight.reshape((channels,) + spatial_ones)
-    if bias is not None:
-        y += bias.reshape((channels,) + spatial_ones)
-    return y
-
-
-@with_twin(_normalize_twin)
 def normalize(x, mean, variance, weight=None, bias=None, eps=1e-5):
     """(x - mean) / sqrt(variance + eps) · weight + bias as a new array, for x (N, C, *).
 

@@ -13,12 +13,18 @@ On the stand-in each of those raises `HostDeviceError` at once, so the CPU test 
   samples live on the device.
 - `counter` counts launches (a call that writes new memory or writes in place; views and empty
   allocations are free, as on the GPU), host synchronisations (`.item()`, `float()`, `.get()`) and
-  host-to-device copies (`xp.asarray` of host data, a Python number included).
+  host-to-device copies (`xp.asarray` of host data, a Python number included). Where minigan runs
+  a custom CUDA kernel on a GPU, it runs the op's plain array code here inside `xp.one_launch()`,
+  which counts as the one launch the kernel would be.
+- `use_for_cuda()`: 'cuda' means this device (from now on, or inside a `with` block). It
+  registers itself with minigan's backend as an array library from outside: nothing in minigan
+  knows it by name.
 """
 import types
 
 import numpy
 
+from minigan import backend
 from minigan.errors import HostDeviceError
 
 
@@ -323,3 +329,12 @@ for _name in ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__
     setattr(DeviceArray, _name, _binary(_name))
 for _name in ["__neg__", "__pos__", "__abs__", "__invert__"]:
     setattr(DeviceArray, _name, _unary(_name))
+
+
+xp.one_launch = single_launch
+backend.register_array_module(DeviceArray, xp)
+
+
+def use_for_cuda(enabled=True):
+    """'cuda' means the stand-in device (False: CuPy again), from now on or inside a `with` block."""
+    return backend.cuda_module(xp if enabled else None)
