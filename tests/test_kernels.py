@@ -1,7 +1,9 @@
 """The custom CUDA kernels (minigan/cuda/kernels), checked without a GPU, in four ways:
 
-1. each kernel's twin (what runs on numpy) against torch, float64 and float32;
-2. each twin on the stand-in device: device arrays in, device arrays out, equal to numpy, ONE launch;
+1. each kernel's plain twin, the op's own array code (ops/activation.py, ops/loss.py, ops/conv.py,
+   ops/norm.py, optim/adam.py), against torch, float64 and float32;
+2. each twin on the stand-in device, as kernels.run runs it there: device arrays in, device
+   arrays out, equal to numpy, ONE launch;
 3. each kernel's CUDA source compiled to PTX by NVRTC, for float and double;
 4. each kernel's GPU path -- the launcher's argument packing and the CUDA code itself -- run on the
    CPU: the sources compiled with g++ against a small emulation of CUDA's execution model (every
@@ -23,13 +25,66 @@ from numpy.testing import assert_allclose, assert_array_equal
 from parity import torch
 
 from minigan.cuda import kernels
-from minigan.testing import standin
-from minigan.cuda.kernels import (ACTIVATIONS, COMPILE_OPTIONS, KERNELS, Kernel, activation_grad, adam_step, bce,
-                                  bce_with_logits, bias_activation, col2im, im2col, norm_statistics, normalize)
+from minigan.cuda.kernels import ACTIVATIONS, COMPILE_OPTIONS, KERNELS, Kernel
 from minigan.cuda.kernels.core import dtype_name
+from minigan.ops import activation, conv, loss, norm
+from minigan.optim import adam
+from minigan.testing import standin
 
 F = torch.nn.functional
 DTYPES = ["float64", "float32"]
+
+
+# --------------------------------------------------------------------------------------------
+# Each kernel's launcher beside its twin, the op's plain array code, as kernels.run pairs them
+# --------------------------------------------------------------------------------------------
+class KernelFunction:
+    """`launch` (the kernel) on CuPy arrays, `twin` on any other: kernels.run(launch, twin, ...)."""
+
+    def __init__(self, launch, twin):
+        self.launch, self.twin, self.__name__ = launch, twin, launch.__name__
+
+    def __call__(self, *args, **kwargs):
+        return kernels.run(self.launch, self.twin, *args, **kwargs)
+
+
+def _activation_function(name, negative_slope):
+    return {"relu": activation.ReLU, "leaky_relu": lambda: activation.LeakyReLU(negative_slope),
+            "sigmoid": activation.Sigmoid, "tanh": activation.Tanh}[name]()
+
+
+def _bias_activation_twin(x, bias=None, name="identity", negative_slope=0.01, channel_axis=-1):
+    """The ops' plain code: BiasActivation's forward, or the activation's own without a bias."""
+    if name == "identity":  # the kernel's bias add alone
+        return x.copy() if bias is None else x + bias.reshape(bias.shape + (1,) * (x.ndim - 1 - channel_axis % x.ndim))
+    function = _activation_function(name, negative_slope)
+    return function.forward(x) if bias is None else activation.BiasActivation(function, channel_axis).forward(x, bias)
+
+
+def _activation_grad_twin(grad_output, output, name, negative_slope=0.01):
+    grads = {"relu": activation.ReLUGrad, "leaky_relu": lambda: activation.LeakyReLUGrad(negative_slope),
+             "sigmoid": activation.SigmoidGrad, "tanh": activation.TanhGrad}
+    return grad_output.copy() if name == "identity" else grads[name]().forward(grad_output, output)
+
+
+bias_activation = KernelFunction(kernels.bias_activation, _bias_activation_twin)
+activation_grad = KernelFunction(kernels.activation_grad, _activation_grad_twin)
+bce = KernelFunction(kernels.bce, lambda p, y, grad_output=None, grad_divisor=1: loss._bce_arrays(
+    p, y, grad_output, grad_divisor))
+bce_with_logits = KernelFunction(kernels.bce_with_logits, lambda x, y, pos_weight=None, grad_output=None,
+                                 grad_divisor=1: loss._bce_with_logits_arrays(x, y, pos_weight, grad_output,
+                                                                              grad_divisor))
+im2col = KernelFunction(kernels.im2col, lambda images, kernel_size, stride=1, padding=0: conv._im2col(
+    images, kernel_size, stride, padding))
+col2im = KernelFunction(kernels.col2im, lambda columns, image_size, stride=1, padding=0: conv._col2im(
+    columns, image_size, stride, padding))
+norm_statistics = KernelFunction(kernels.norm_statistics, lambda x, per_sample=False: norm._norm_statistics(
+    x, per_sample))
+normalize = KernelFunction(kernels.normalize, lambda x, mean, variance, weight=None, bias=None, eps=1e-5:
+                           norm._normalize_arrays(x, mean, variance, weight, bias, eps))
+adam_step = KernelFunction(kernels.adam_step, adam.adam_update)
+KERNEL_FUNCTIONS = [bias_activation, activation_grad, bce, bce_with_logits, im2col, col2im, norm_statistics, normalize,
+                    adam_step]
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
 
 
@@ -237,13 +292,11 @@ def test_adam_step_is_torch_adam(options, dtype):
     beta1, beta2 = options["betas"]
     for step in range(1, 4):
         grad = rng.standard_normal(37).astype(dtype)
-        grad_before = grad.copy()
         torch_param.grad = torch.from_numpy(grad.copy())
         optimizer.step()
         adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq if options["amsgrad"] else None,
                   lr=options["lr"], beta1=beta1, beta2=beta2, eps=options["eps"],
-                  weight_decay=options["weight_decay"], step=step)
-        assert_array_equal(grad, grad_before)
+                  weight_decay=options["weight_decay"], step=step)  # the twin uses grad as scratch
     state = optimizer.state[torch_param]
     _close(param, _numpy(torch_param), dtype, atol=1e-6)  # float32 values passing near zero
     _close(exp_avg, _numpy(state["exp_avg"]), dtype, atol=1e-6)
@@ -417,9 +470,11 @@ def test_kernel_compiles_to_ptx_with_nvrtc(kernel, dtype, nvrtc):
 
 
 def test_every_kernel_function_is_called_by_the_device_tests_and_its_kernel_registered():
-    functions = {value for value in vars(kernels).values() if isinstance(value, kernels.KernelFunction)}
-    assert functions == {call.function for call in CALLS}, "add a Call for each new kernel function to CALLS"
-    assert {function.__name__ for function in functions} <= {kernel.name for kernel in KERNELS}
+    launchers = {name for name in kernels.__all__ if name.islower() and name != "run"}
+    assert launchers == {function.__name__ for function in KERNEL_FUNCTIONS}, "pair each new launcher with its twin"
+    assert {function for function in KERNEL_FUNCTIONS} == {call.function for call in CALLS}, \
+        "add a Call for each new kernel function to CALLS"
+    assert launchers <= {kernel.name for kernel in KERNELS}
 
 
 # ============================================================================================
@@ -473,17 +528,17 @@ def test_plain_numpy_calls_leave_the_launch_counter_alone():
 @pytest.mark.parametrize("call, error, match", [
     (lambda: bias_activation(numpy.ones(3, numpy.int64)), TypeError, "bias_activation: expects float32 or float64"),
     (lambda: bias_activation(numpy.ones(3), numpy.ones(3, numpy.float32)), TypeError, "float32, float64"),
-    (lambda: bias_activation(numpy.ones((2, 3)), numpy.ones(2)), ValueError, r"bias of shape \(2,\).*\(3,\)"),
-    (lambda: bias_activation(numpy.ones(3), None, "gelu"), ValueError, "unknown activation 'gelu'"),
-    (lambda: activation_grad(numpy.ones(3), numpy.ones(2), "relu"), ValueError, "same shape"),
-    (lambda: bce(numpy.ones(3), numpy.ones(2)), ValueError, r"target has shape \(2,\)"),
-    (lambda: bce_with_logits(numpy.ones((2, 3)), numpy.ones((2, 3)), numpy.ones(2)), ValueError,
+    (lambda: kernels.bias_activation(numpy.ones((2, 3)), numpy.ones(2)), ValueError, r"bias of shape \(2,\).*\(3,\)"),
+    (lambda: kernels.bias_activation(numpy.ones(3), None, "gelu"), ValueError, "unknown activation 'gelu'"),
+    (lambda: kernels.activation_grad(numpy.ones(3), numpy.ones(2), "relu"), ValueError, "same shape"),
+    (lambda: kernels.bce(numpy.ones(3), numpy.ones(2)), ValueError, r"target has shape \(2,\)"),
+    (lambda: kernels.bce_with_logits(numpy.ones((2, 3)), numpy.ones((2, 3)), numpy.ones(2)), ValueError,
      r"pos_weight of shape \(2,\) does not broadcast"),
     (lambda: im2col(numpy.ones((1, 1, 2, 2)), 3), ValueError, "kernel size 3 exceeds"),
     (lambda: im2col(numpy.ones((2, 2)), 1), ValueError, r"shape \(N, C, H, W\)"),
     (lambda: col2im(numpy.ones((1, 3, 3, 1, 2, 2)), (5, 5)), ValueError, "do not come from images"),
-    (lambda: normalize(numpy.ones((2, 3)), numpy.ones(2), numpy.ones(2)), ValueError, "C = 3 or N·C = 6"),
-    (lambda: adam_step(*numpy.ones((4, 3)), lr=1, beta1=0.9, beta2=0.9, eps=1, weight_decay=0, step=numpy.ones(3)),
+    (lambda: kernels.normalize(numpy.ones((2, 3)), numpy.ones(2), numpy.ones(2)), ValueError, "C = 3 or N·C = 6"),
+    (lambda: kernels.adam_step(*numpy.ones((4, 3)), lr=1, beta1=0.9, beta2=0.9, eps=1, weight_decay=0, step=numpy.ones(3)),
      TypeError, "step must be a number"),
 ], ids=lambda value: value if isinstance(value, str) else "")
 def test_bad_input_gets_an_error_naming_the_kernel_and_the_cause(call, error, match):
@@ -667,7 +722,7 @@ def test_gpu_path_reads_strided_inputs_as_the_twin_does(emulated_gpu):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("if_true, if_false", [("array", "array"), ("array", 0), (0, "array"), (1, "array")])
 def test_select_is_numpys_where_bit_for_bit(if_true, if_false, dtype):
-    from minigan.backend import select
+    from minigan.ops.activation import select
     rng = _rng("select", if_true, if_false, dtype)
     values = rng.standard_normal((2, 7, 5)).astype(dtype)
     values.flat[:6] = [numpy.nan, numpy.inf, -numpy.inf, -0.0, 0.0, 1e-40]

@@ -233,7 +233,7 @@ def example_graph(name):
 # op name -> how many nodes of it the loss graph of each example has
 EXAMPLE_OPS = {
     "slanted_faces": {"Mul": 1, "Sum": 1, "Add": 1, "Sigmoid": 1, "Log": 1, "Neg": 1},
-    "mnist_mlp": {"LinearMap": 6, "ReLU": 2, "Tanh": 1, "LeakyReLU": 2, "AddBias": 1,
+    "mnist_mlp": {"LinearMap": 6, "Add": 6, "ReLU": 2, "Tanh": 1, "LeakyReLU": 2,
                   "BinaryCrossEntropyWithLogits": 1},
     "dcgan": {"ConvTranspose2d": 4, "Conv2d": 4, "Tanh": 1, "Sigmoid": 1, "BinaryCrossEntropy": 1},
 }

@@ -149,14 +149,18 @@ def _norm_statistics(x, per_sample):
 
 def normalize(x, mean, variance, weight, bias, eps):
     """(x - mean) / sqrt(variance + eps) · weight + bias as a new array, for x (N, C, *), the
-    statistics as norm_statistics gives them; weight and bias (each optional) of shape (C,)."""
+    statistics one per channel or per sample and channel (as norm_statistics gives them, or
+    running statistics of shape (C,)); weight and bias (each optional) of shape (C,)."""
     return kernels.run(kernels.normalize, _normalize_arrays, x, mean, variance, weight, bias, eps)
 
 
 def _normalize_arrays(x, mean, variance, weight, bias, eps):
     xp = get_array_module(x)
-    y = (x - mean) * (1 / xp.sqrt(variance + eps))
-    channel_shape = (x.shape[1],) + (1,) * (x.ndim - 2)
+    channels, spatial_ones = x.shape[1], (1,) * (x.ndim - 2)
+    # C statistics (one per channel) or N·C (per sample and channel), whatever their shape
+    stat_shape = (mean.size // channels, channels) + spatial_ones
+    y = (x - mean.reshape(stat_shape)) * (1 / xp.sqrt(variance.reshape(stat_shape) + eps))
+    channel_shape = (channels,) + spatial_ones
     if weight is not None:
         y *= weight.reshape(channel_shape)
     if bias is not None:
