@@ -52,7 +52,7 @@ def _walk(outputs, seeds, retain_graph, create_graph, needed=None, captured=None
 
     for output, seed in zip(outputs, seeds):
         accumulate(output, seed)
-    with set_grad_enabled(create_graph):
+    with tensor.backward_pass(create_graph):
         while heap:
             fn = heapq.heappop(heap)[2]
             grad_output = pending.pop(fn)
@@ -111,16 +111,6 @@ def _freed_graph_error(fn):
         "values were freed by the first backward; pass retain_graph=True to that first call")
 
 
-class _EngineRunning:
-    """While the engine walks, ops recorded outside any one backward are the engine's sums."""
-
-    def __enter__(self):
-        self.outer, tensor.running_backward = tensor.running_backward, "backward"
-
-    def __exit__(self, *exc_info):
-        tensor.running_backward = self.outer
-
-
 # --------------------------------------------------------------------------------------------
 # What the walk starts from
 # --------------------------------------------------------------------------------------------
@@ -138,7 +128,7 @@ def _seed_gradients(outputs, grad_outputs):
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for scalar outputs, but output "
                     f"{i} has shape {output.shape}; pass gradient=<tensor of that shape>")
-            seed = Tensor(backend.get_array_module(output.array).ones(output.shape, dtype=output.dtype))
+            seed = Tensor(backend.get_array_module(output.array).ones_like(output.array))
         else:
             seed = constant_like(seed, output)
             if seed.device != output.device:
@@ -202,11 +192,6 @@ def _unshared(array, handed_out):
     return array
 
 
-def _leaf_gradient(leaf, gradient):
-    """The gradient that reached a leaf, as its hooks (register_hook) leave it."""
-    return _apply_hooks(leaf._hooks, gradient) if leaf._hooks else gradient
-
-
 def _store_leaf_grad(leaf, gradient, create_graph, handed_out):
     """Sum `gradient` into `leaf.grad`; the stored array never aliases another tensor's memory."""
     if leaf.grad is None:
@@ -225,8 +210,8 @@ def _collect(targets, leaves, captured, create_graph, handed_out):
             gradient = captured.get(target.grad_fn)
         else:
             gradient = leaves.get(id(target), [None, None])[1]
-            if gradient is not None:
-                gradient = _leaf_gradient(target, gradient)
+            if gradient is not None and target._hooks:
+                gradient = _apply_hooks(target._hooks, gradient)
         if gradient is not None and not create_graph:
             gradient = Tensor(_unshared(gradient.array, handed_out))
         gradients.append(gradient)
@@ -236,8 +221,7 @@ def _collect(targets, leaves, captured, create_graph, handed_out):
 def _gradients_of(outputs, seeds, targets, retain_graph, create_graph):
     """The gradients of `outputs` (seeded by `seeds`) with respect to `targets`, leaves or not."""
     captured = {t.grad_fn: None for t in targets if t.grad_fn is not None}
-    with _EngineRunning():
-        leaves = _walk(outputs, seeds, retain_graph, create_graph, _functions_leading_to(outputs, targets), captured)
+    leaves = _walk(outputs, seeds, retain_graph, create_graph, _functions_leading_to(outputs, targets), captured)
     return _collect(targets, leaves, captured, create_graph, {id(seed.array) for seed in seeds})
 
 
@@ -261,10 +245,10 @@ def backward(tensor, gradient=None, retain_graph=None, create_graph=False, input
     seeds = _seed_gradients([tensor], [gradient])
     handed_out = {id(seed.array) for seed in seeds}
     if inputs is None:
-        with _EngineRunning():
-            leaves = _walk([tensor], seeds, retain_graph, create_graph)
-        for leaf, leaf_gradient in leaves.values():
-            _store_leaf_grad(leaf, _leaf_gradient(leaf, leaf_gradient), create_graph, handed_out)
+        for leaf, leaf_gradient in _walk([tensor], seeds, retain_graph, create_graph).values():
+            if leaf._hooks:
+                leaf_gradient = _apply_hooks(leaf._hooks, leaf_gradient)
+            _store_leaf_grad(leaf, leaf_gradient, create_graph, handed_out)
     else:
         inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
         _check_inputs("backward", inputs)

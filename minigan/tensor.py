@@ -12,6 +12,7 @@ keeps this file about what the graph *is*, and keeps imports pointing downwards.
 The raw array is `tensor.array` (numpy's, or CuPy's on 'cuda'); minigan's own code reads it there.
 `tensor.data` is torch's: the same storage as a Tensor outside the graph.
 """
+import contextlib
 import functools
 import weakref
 
@@ -267,6 +268,19 @@ class _GradMode:
         return with_grad_mode
 
 
+@contextlib.contextmanager
+def backward_pass(create_graph):
+    """The engine's walk: ops record a graph only with create_graph, and those recorded outside any
+    one op's backward are the engine's own sums of gradients (in_backward_of = "backward")."""
+    global _grad_enabled, running_backward
+    outer = _grad_enabled, running_backward
+    _grad_enabled, running_backward = bool(create_graph), "backward"
+    try:
+        yield
+    finally:
+        _grad_enabled, running_backward = outer
+
+
 class no_grad(_GradMode):
     """Ops inside build no graph: for evaluation, sampling and optimizer updates."""
 
@@ -435,7 +449,7 @@ class Function:
     def check_saved_versions(self):
         """Refuse to differentiate with values that were modified in place after this op saved
         them: the gradient would silently be that of other numbers (torch refuses too)."""
-        for position in self.saved_positions():
+        for position in self.saved_positions() if self.saves_inputs else ():
             x, version = self.inputs[position], self.saved_versions[position]
             if x._version_counter.value != version:
                 raise _modified_error(self, f"input {position}", x.shape, x._version_counter.value, version)

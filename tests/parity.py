@@ -109,3 +109,15 @@ def _assert_second_order_matches(our_grads, their_grads, ours, theirs, wrt, rng,
         assert (g is None) == (t is None), f"input {i}: second-order gradient {g} but torch's {t}"
         if t is not None:
             assert_close(g.array, t.numpy(force=True), rtol, what=f"second-order gradient of input {i}")
+
+
+def on_cuda(fn):
+    """`fn` computed on 'cuda': its inputs moved there and its outputs back, both as ops, so that
+    gradients of every order flow through the device and back to the host leaves."""
+    def moved(*tensors):
+        outputs = fn(*[t.to("cuda") for t in tensors])
+        single = not isinstance(outputs, tuple)
+        for output in (outputs,) if single else outputs:
+            assert output.device == "cuda", "the op left the device"
+        return outputs.cpu() if single else tuple(output.cpu() for output in outputs)
+    return moved

@@ -118,17 +118,21 @@ def test_binary_cross_entropy_near_0_and_1_matches_torch_to_second_order():
 
 
 # --------------------------------------------------------------------------------------------
-# Finite differences (these also cover gradients torch does not offer: weight, pos_weight)
+# Finite differences (these also cover a gradient torch does not offer: weight's; pos_weight's,
+# which torch refuses, minigan refuses too)
 # --------------------------------------------------------------------------------------------
 def leaf(array):
     return minigan.tensor(array, requires_grad=True)
 
 
+POS_WEIGHT = minigan.tensor(rng.uniform(0.5, 2, 2))
+
+
 @pytest.mark.parametrize("loss, inputs", [
     (lambda p, y, w: binary_cross_entropy(p, y, w), lambda: (probabilities(3, 2), rng.uniform(0, 1, (3, 2)),
                                                             rng.uniform(0.5, 2, 2))),
-    (lambda x, y, w, pw: binary_cross_entropy_with_logits(x, y, w, pos_weight=pw),
-     lambda: (2 * randn(3, 2), rng.uniform(0, 1, (3, 2)), rng.uniform(0.5, 2, 2), rng.uniform(0.5, 2, 2))),
+    (lambda x, y, w: binary_cross_entropy_with_logits(x, y, w, pos_weight=POS_WEIGHT),
+     lambda: (2 * randn(3, 2), rng.uniform(0, 1, (3, 2)), rng.uniform(0.5, 2, 2))),
     (lambda a, b: mse_loss(a, b, reduction="sum"), lambda: (randn(3, 2), randn(3, 2))),
 ], ids=["binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss"])
 def test_loss_gradients_pass_gradcheck_and_gradgradcheck(loss, inputs):
@@ -215,3 +219,12 @@ def test_softmaxes_match_torch_even_for_logits_that_would_overflow_exp(function,
 def test_cross_entropy_rejects_bad_targets_naming_the_cause(target, error, message):
     with pytest.raises(error, match=message):
         cross_entropy(minigan.randn(5, 4), minigan.tensor(target))
+
+
+def test_pos_weight_asking_for_a_gradient_is_refused_as_in_torch():
+    x, y, pos_weight = randn(3, 2), rng.uniform(0, 1, (3, 2)), minigan.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="pos_weight"):
+        binary_cross_entropy_with_logits(minigan.tensor(x), minigan.tensor(y), pos_weight=pos_weight)
+    with pytest.raises(RuntimeError, match="pos_weight"):
+        torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor(x), torch.tensor(y),
+                                                             pos_weight=torch.tensor([1.0, 2.0], requires_grad=True))

@@ -17,7 +17,7 @@ import math
 
 import numpy
 import pytest
-from parity import assert_close, assert_matches_torch, torch
+from parity import assert_close, assert_matches_torch, on_cuda, torch
 from test_examples import example, run_example
 from test_models import dcgan, gradient_penalty, mlp_gan_step, mnist_mlp_gan, twins, wgan_gp, wgan_gp_step
 from test_nn import LAYERS, assert_same_gradients, assert_same_state
@@ -31,18 +31,6 @@ from minigan.optim import SGD, Adam
 
 pytestmark = pytest.mark.usefixtures("standin_cuda")
 TF = torch.nn.functional
-
-
-def on_cuda(fn):
-    """`fn` computed on 'cuda': its inputs moved there and its outputs back, both as ops, so that
-    gradients of every order flow through the device and back to the host leaves."""
-    def moved(*tensors):
-        outputs = fn(*[t.to("cuda") for t in tensors])
-        single = not isinstance(outputs, tuple)
-        for output in (outputs,) if single else outputs:
-            assert output.device == "cuda", "the op left the device"
-        return outputs.cpu() if single else tuple(output.cpu() for output in outputs)
-    return moved
 
 
 def host(tensor):

@@ -1,4 +1,5 @@
-"""Broadcasting and its adjoint: broadcast_to copies along new axes, sum_to adds them back up."""
+"""Summing over axes and broadcasting along them, each the other's backward: Sum and BroadcastTo,
+and sum_to, which undoes numpy's broadcasting in every binary op's backward."""
 from minigan.backend import get_array_module
 from minigan.tensor import Function
 
@@ -10,17 +11,38 @@ def _summed_axes(shape, target_shape):
     return tuple(range(leading)), stretched
 
 
-class BroadcastTo(Function):
-    saves_inputs, is_view = False, True
+class Sum(Function):
+    """The sum over `axes` (the summed axes kept as size 1 with keepdim)."""
 
-    def __init__(self, shape):
-        self.shape = tuple(shape)
+    saves_inputs = False
+
+    def __init__(self, axes, keepdim):
+        self.axes, self.keepdim = axes, keepdim
 
     def forward(self, x):
-        return get_array_module(x).broadcast_to(x, self.shape)
+        return x.sum(axis=self.axes, keepdims=self.keepdim)
 
     def backward(self, grad_output):
-        return sum_to(grad_output, self.inputs[0].shape)
+        # every element contributed once: the gradient, copied back along the summed axes
+        return BroadcastTo(self.inputs[0].shape, () if self.keepdim else self.axes)(grad_output)
+
+
+class BroadcastTo(Function):
+    """x broadcast to `shape` (a view: no copy), after size-1 axes are put back at `new_axes`
+    (the axes a sum without keepdim took away)."""
+
+    saves_inputs, is_view = False, True
+
+    def __init__(self, shape, new_axes=()):
+        self.shape, self.new_axes = tuple(shape), new_axes
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        return xp.broadcast_to(xp.expand_dims(x, self.new_axes) if self.new_axes else x, self.shape)
+
+    def backward(self, grad_output):
+        summed = Sum(self.new_axes, False)(grad_output) if self.new_axes else grad_output
+        return sum_to(summed, self.inputs[0].shape)
 
 
 class SumTo(Function):

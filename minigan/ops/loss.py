@@ -147,11 +147,7 @@ class BinaryCrossEntropyWithLogits(ElementwiseLoss):
         if pos_weight is None:  # d/dy = -x
             return grad_x, -x * grad_output if need_y else None
         # d/dy = log σ(-x) - pos_weight log σ(x)
-        grad_y = grad_output * (logsigmoid(-x) - pos_weight * logsigmoid(x)) if need_y else None
-        # d/d pos_weight = -y log σ(x), summed over the dims along which pos_weight was broadcast
-        grad_pos_weight = (sum_to(-grad_output * y * logsigmoid(x), pos_weight.shape)
-                           if self.needs_input_grad[2] else None)
-        return grad_x, grad_y, grad_pos_weight
+        return grad_x, grad_output * (logsigmoid(-x) - pos_weight * logsigmoid(x)) if need_y else None, None
 
 
 class BinaryCrossEntropyWithLogitsGrad(Function):
@@ -170,21 +166,16 @@ class BinaryCrossEntropyWithLogitsGrad(Function):
 
     def backward(self, grad_grad):
         grad_output, x, y = self.inputs[:3]
-        sigmoid_x = sigmoid(x)
-        if len(self.inputs) == 3:
-            derivative = sigmoid_x - y
-            # d/dx (σ(x) - y) = σ(x) (1 - σ(x));  d/dy = -1
-            grads = (derivative, grad_output * (sigmoid_x * (1 - sigmoid_x)), -grad_output)
-        else:
-            pos_weight = self.inputs[3]
-            weight = pos_weight * y + 1 - y
-            derivative = weight * sigmoid_x - pos_weight * y
-            # d/dx = weight σ(x) (1 - σ(x));  d/dy = (pos_weight - 1) σ(x) - pos_weight;  d/dpw = y (σ(x) - 1)
-            grads = (derivative, grad_output * weight * (sigmoid_x * (1 - sigmoid_x)),
-                     grad_output * ((pos_weight - 1) * sigmoid_x - pos_weight), grad_output * y * (sigmoid_x - 1))
-        return tuple(None if not needed else sum_to(grad_grad * gradient / self.divisor, x.shape if i < 3 else
-                                                     self.inputs[3].shape)
-                     for i, (needed, gradient) in enumerate(zip(self.needs_input_grad, grads)))
+        pos_weight = self.inputs[3] if len(self.inputs) > 3 else 1.0
+        need_grad_output, need_x, need_y = self.needs_input_grad[:3]
+        sigmoid_x, scaled = sigmoid(x), grad_grad / self.divisor
+        weight = pos_weight * y + 1 - y
+        derivative = weight * sigmoid_x - pos_weight * y
+        # d/dg: the derivative itself;  d/dx: weight σ(x) (1 - σ(x));  d/dy: (pos_weight - 1) σ(x) - pos_weight
+        return (scaled * derivative if need_grad_output else None,
+                scaled * grad_output * weight * (sigmoid_x * (1 - sigmoid_x)) if need_x else None,
+                scaled * grad_output * ((pos_weight - 1) * sigmoid_x - pos_weight) if need_y else None,
+                ) + (None,) * (len(self.inputs) - 3)
 
 
 def bce_with_logits_arrays(x, y, pos_weight, grad_output, divisor):
@@ -300,6 +291,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     op = "binary_cross_entropy_with_logits"
     _check_loss_arguments(op, input, target, reduction, weight)
     _check_broadcasts_to(op, "pos_weight", pos_weight, input.shape)
+    if pos_weight is not None and pos_weight.requires_grad:
+        raise RuntimeError(f"{op}: not differentiable with respect to pos_weight (as in torch); pass "
+                           "pos_weight.detach()")
     inputs = (input, target) if pos_weight is None else (input, target, pos_weight)
     return _elementwise_loss(BinaryCrossEntropyWithLogits, inputs, weight, reduction)
 

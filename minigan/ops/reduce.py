@@ -1,6 +1,7 @@
-"""Reductions over dims: sum, mean, var, norm (and max/argmax), with torch's `dim`/`keepdim`."""
+"""Reductions over dims: sum, mean, var, norm (and max/argmax), with torch's `dim`/`keepdim`; the Sum
+Function lives with its adjoint, broadcasting, in broadcast.py."""
 from minigan.backend import get_array_module
-from minigan.ops.broadcast import broadcast_to
+from minigan.ops.broadcast import Sum, broadcast_to
 from minigan.ops.math import where
 from minigan.ops.shape import reshape
 from minigan.tensor import Function, Tensor
@@ -21,21 +22,6 @@ def _axes(dim, ndim, op):
 def _kept_shape(shape, axes):
     """`shape` with each reduced axis kept as size 1: the shape a keepdim=True result has."""
     return tuple(1 if i in axes else s for i, s in enumerate(shape))
-
-
-class Sum(Function):
-    saves_inputs = False
-
-    def __init__(self, axes, keepdim):
-        self.axes, self.keepdim = axes, keepdim
-
-    def forward(self, x):
-        return x.sum(axis=self.axes, keepdims=self.keepdim)
-
-    def backward(self, grad_output):
-        x_shape = self.inputs[0].shape
-        kept = reshape(grad_output, _kept_shape(x_shape, self.axes))
-        return broadcast_to(kept, x_shape)
 
 
 class Norm2(Function):
