@@ -5,7 +5,7 @@ device's library; the `*_like` functions default to the device of the tensor the
 """
 import numpy
 
-from minigan import backend, random
+from minigan import backend, cuda, random
 from minigan.tensor import Tensor
 
 
@@ -159,6 +159,9 @@ LEGACY_TYPES = {(device, name): LegacyTensorType(name, (), {
 FloatTensor, DoubleTensor, LongTensor, IntTensor, ByteTensor, BoolTensor = (
     LEGACY_TYPES["cpu", name] for name in ("FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "ByteTensor",
                                             "BoolTensor"))
+for (_device, _name), _legacy in LEGACY_TYPES.items():
+    if _device == "cuda":
+        setattr(cuda, _name, _legacy)  # minigan.cuda.FloatTensor, as torch.cuda.FloatTensor
 
 
 def legacy_type_of(tensor):

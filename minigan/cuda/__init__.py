@@ -1,4 +1,5 @@
-"""minigan on NVIDIA GPUs: whether device 'cuda' can be used, and the custom CUDA kernels (kernels/)."""
+"""minigan on NVIDIA GPUs: whether device 'cuda' can be used, and the custom CUDA kernels (kernels/).
+(torch's legacy types of the device, minigan.cuda.FloatTensor..., are attached by minigan.creation.)"""
 
 
 def is_available():
@@ -6,10 +7,3 @@ def is_available():
     from minigan import backend  # not at the top: minigan.backend imports this package
     return backend.cuda_is_available()
 
-
-def __getattr__(name):
-    """minigan.cuda.FloatTensor, LongTensor, ...: torch's legacy types of the 'cuda' device."""
-    from minigan import creation
-    if ("cuda", name) in creation.LEGACY_TYPES:
-        return creation.LEGACY_TYPES["cuda", name]
-    raise AttributeError(f"module 'minigan.cuda' has no attribute {name!r}")
