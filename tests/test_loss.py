@@ -53,7 +53,7 @@ WEIGHT_SHAPES = {"per element": (4, 3), "per class": (3,), "per sample": (4, 1)}
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weight_shape", WEIGHT_SHAPES.values(), ids=WEIGHT_SHAPES.keys())
 def test_binary_cross_entropy_weight_matches_torch(weight_shape, reduction):
-    assert_matches_torch(lambda p, y, w: binary_cross_entropy(p, y, w, reduction),
+    assert_matches_torch(lambda p, y, w: binary_cross_entropy(p, y, w, reduction=reduction),
                          [probabilities(4, 3), rng.uniform(0, 1, (4, 3)), rng.uniform(0, 2, weight_shape)],
                          torch_fn=lambda p, y, w: F.binary_cross_entropy(p, y, w, reduction=reduction),
                          grad_mask=[True, True, False])
@@ -63,7 +63,7 @@ def test_binary_cross_entropy_weight_matches_torch(weight_shape, reduction):
 @pytest.mark.parametrize("weight_shape", WEIGHT_SHAPES.values(), ids=WEIGHT_SHAPES.keys())
 def test_binary_cross_entropy_with_logits_weight_and_pos_weight_match_torch(weight_shape, reduction):
     assert_matches_torch(
-        lambda x, y, w, pw: binary_cross_entropy_with_logits(x, y, w, reduction, pos_weight=pw),
+        lambda x, y, w, pw: binary_cross_entropy_with_logits(x, y, w, reduction=reduction, pos_weight=pw),
         [3 * randn(4, 3), rng.uniform(0, 1, (4, 3)), rng.uniform(0, 2, weight_shape), rng.uniform(0.2, 3, 3)],
         torch_fn=lambda x, y, w, pw: F.binary_cross_entropy_with_logits(x, y, w, reduction=reduction, pos_weight=pw),
         grad_mask=[True, True, False, False])
@@ -213,8 +213,8 @@ def test_softmaxes_match_torch_even_for_logits_that_would_overflow_exp(function,
     (numpy.array([0, 1, 2]), ValueError, r"cross_entropy: expected logits of shape \(N, C\) and class indices of "
                                          r"shape \(N,\), got shapes \(5, 4\) and \(3,\)"),
     (numpy.array([0.0, 1, 2, 3, 0]), TypeError, "cross_entropy: target must hold integer class indices, got dtype"),
-    (numpy.array([0, 1, 2, 4, 0]), IndexError, r"cross_entropy: class indices must lie in \[0, 4\), got values "
-                                               "from 0 to 4"),
+    (numpy.array([0, 1, 2, 4, 0]), IndexError,
+     r"cross_entropy: class indices must lie in \[0, 4\) \(or be ignore_index=-100\), got values from 0 to 4"),
 ], ids=["shape", "dtype", "range"])
 def test_cross_entropy_rejects_bad_targets_naming_the_cause(target, error, message):
     with pytest.raises(error, match=message):
@@ -228,3 +228,18 @@ def test_pos_weight_asking_for_a_gradient_is_refused_as_in_torch():
     with pytest.raises(RuntimeError, match="pos_weight"):
         torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor(x), torch.tensor(y),
                                                              pos_weight=torch.tensor([1.0, 2.0], requires_grad=True))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_cross_entropy_ignores_the_rows_of_ignore_index_as_torch(reduction):
+    classes = numpy.array([2, -100, 0, 3, -100])
+    assert_matches_torch(lambda x: cross_entropy(x, minigan.tensor(classes), reduction=reduction), [randn(5, 4)],
+                         torch_fn=lambda x: F.cross_entropy(x, torch.from_numpy(classes), reduction=reduction))
+
+
+@pytest.mark.filterwarnings("ignore:size_average and reduce args will be deprecated")  # torch's warning
+@pytest.mark.parametrize("size_average, reduce", [(False, None), (None, False), (True, True)])
+def test_the_deprecated_size_average_and_reduce_flags_choose_the_reduction_as_in_torch(size_average, reduce):
+    p, y = probabilities(4, 3), rng.uniform(0, 1, (4, 3))
+    assert_matches_torch(lambda p, y: binary_cross_entropy(p, y, None, size_average, reduce), [p, y],
+                         torch_fn=lambda p, y: F.binary_cross_entropy(p, y, None, size_average, reduce))

@@ -5,6 +5,7 @@ weights are loaded into minigan's through a converted state_dict ({key: tensor.n
 is itself the test that torch checkpoints load 1:1. Then both run the same steps and must agree.
 """
 import copy
+import inspect
 import math
 from collections import OrderedDict
 
@@ -15,6 +16,8 @@ from parity import assert_close, assert_matches_torch, torch
 import minigan
 import minigan.nn as nn
 import minigan.nn.functional as F
+
+TF = torch.nn.functional
 
 
 # --------------------------------------------------------------------------------------------
@@ -187,6 +190,25 @@ def test_functional_embedding_matches_torch():
     assert_matches_torch(lambda i, w: F.embedding(i, w), [indices, weight], torch_fn=torch.nn.functional.embedding)
     assert_matches_torch(lambda i, w: F.embedding(i, w, padding_idx=3), [indices, weight],
                          torch_fn=lambda i, w: torch.nn.functional.embedding(i, w, padding_idx=3))
+
+
+def _torch_signature(function):
+    """torch's signature of a function: inspect's, or for a builtin the first line of its docstring."""
+    try:
+        return inspect.signature(function)
+    except ValueError:
+        header = function.__doc__.strip().split("\n")[0].split(" -> ")[0]
+        namespace = {}
+        exec(f"def {header}: pass", namespace)  # the documented parameters and defaults, as a def
+        return inspect.signature(namespace[header.split("(")[0]])
+
+
+@pytest.mark.parametrize("name", F.__all__)
+def test_each_functional_has_torchs_signature(name):
+    """Names, order, kinds and defaults of the parameters, as torch's (annotations aside)."""
+    def parameters(signature):
+        return [(p.name, p.kind, p.default) for p in signature.parameters.values()]
+    assert parameters(inspect.signature(getattr(F, name))) == parameters(_torch_signature(getattr(TF, name)))
 
 
 def test_functional_names_match_torch_signatures():

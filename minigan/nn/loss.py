@@ -1,21 +1,13 @@
 """Loss modules: BCELoss, BCEWithLogitsLoss, CrossEntropyLoss and MSELoss, around minigan.ops.loss."""
 from minigan.nn.module import Module
-from minigan.ops.loss import binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss
-
-
-def _reduction(size_average, reduce, reduction):
-    """torch's deprecated size_average/reduce flags, when given, decide the reduction as in torch."""
-    if size_average is None and reduce is None:
-        return reduction
-    if reduce is False:
-        return "none"
-    return "sum" if size_average is False else "mean"
+from minigan.ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, legacy_reduction,
+                              mse_loss)
 
 
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
-        self.reduction = _reduction(size_average, reduce, reduction)
+        self.reduction = legacy_reduction(size_average, reduce, reduction)
 
 
 class BCELoss(_Loss):

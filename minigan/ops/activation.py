@@ -8,6 +8,8 @@ their forwards and each `...Grad` runs as one CUDA kernel (`kernel`, from
 minigan/cuda/kernels/activation.py), which can add a bias first: `BiasActivation`, a linear
 layer's bias and its activation in one kernel (minigan.nn.utils.fuse makes those).
 """
+import warnings
+
 import numpy  # select's bit trick works on the host's arrays only
 
 from minigan.backend import get_array_module
@@ -252,39 +254,51 @@ class LogSigmoid(Function):
         return grad_output * sigmoid(-self.inputs[0])  # d/dx log sigmoid(x) = 1 - sigmoid(x)
 
 
-def relu(x):
-    return ReLU()(x)
+def relu(input):
+    return ReLU()(input)
 
 
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(input, negative_slope=0.01):
     if negative_slope < 0:  # then y's sign is not x's, and LeakyReLU reads its derivative from y
-        return where(x.array > 0, x, x * negative_slope)
-    return LeakyReLU(negative_slope)(x)
+        return where(input.array > 0, input, input * negative_slope)
+    return LeakyReLU(negative_slope)(input)
 
 
-def sigmoid(x):
-    return Sigmoid()(x)
+def sigmoid(input):
+    return Sigmoid()(input)
 
 
-def tanh(x):
-    return Tanh()(x)
+def tanh(input):
+    return Tanh()(input)
 
 
-def softplus(x, beta=1.0, threshold=20.0):
-    return Softplus(beta, threshold)(x)
+def softplus(input, beta=1.0, threshold=20.0):
+    return Softplus(beta, threshold)(input)
 
 
-def logsigmoid(x):
-    return LogSigmoid()(x)
+def logsigmoid(input):
+    return LogSigmoid()(input)
 
 
-def log_softmax(x, dim=-1):
+def _softmax_dim(input, dim, dtype):
+    """torch's softmax arguments: `dtype` converts the input first; without `dim`, torch's old
+    implicit choice (0 for 0-, 1- and 3-d inputs, else 1), with its deprecation warning."""
+    if dim is None:
+        warnings.warn("Implicit dimension choice for softmax has been deprecated. Change the call to include dim=X "
+                      "as an argument.", UserWarning, stacklevel=3)
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    return (input if dtype is None else input.to(dtype)), dim
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     """x - log Σ exp(x) along `dim`. The max is subtracted first, so no exp overflows; it is a
     constant of the graph, since log_softmax(x - c) = log_softmax(x) for any c."""
+    x, dim = _softmax_dim(input, dim, dtype)
     shifted = x - x.amax(dim, keepdim=True).detach()
     return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
 
-def softmax(x, dim=-1):
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / Σ exp(x) along `dim`, computed as exp(log_softmax(x))."""
+    x, dim = _softmax_dim(input, dim, dtype)
     return log_softmax(x, dim).exp()

@@ -249,9 +249,16 @@ def _add_bias(output, bias):
     return output if bias is None else output + reshape(bias, (1, -1, 1, 1))
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0):
+def _check_plain(op, dilation, groups):
+    if _pair(dilation, "dilation", op, 1) != (1, 1) or groups != 1:
+        raise NotImplementedError(f"{op}: dilation and groups other than 1 are not supported yet, got dilation="
+                                  f"{dilation!r}, groups={groups!r}")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """torch.nn.functional.conv2d: input (N, C_in, H, W), weight (C_out, C_in, kh, kw)."""
     op = "conv2d"
+    _check_plain(op, dilation, groups)
     _check_operands(op, input, weight, bias, 1, 0, "(C_out, C_in, kh, kw)")
     stride, padding = _pair(stride, "stride", op, 1), _pair(padding, "padding", op, 0)
     kernel_size = weight.shape[2:]
@@ -264,13 +271,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
     return _add_bias(Conv2d(stride, padding)(input, weight), bias)
 
 
-def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0):
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """torch.nn.functional.conv_transpose2d: input (N, C_in, H, W), weight (C_in, C_out, kh, kw).
 
     The output is (H - 1)·s - 2p + k + output_padding tall (and likewise wide): output_padding
     picks which of the sizes that a stride-s convolution maps to H is meant.
     """
     op = "conv_transpose2d"
+    _check_plain(op, dilation, groups)
     _check_operands(op, input, weight, bias, 0, 1, "(C_in, C_out, kh, kw)")
     stride, padding = _pair(stride, "stride", op, 1), _pair(padding, "padding", op, 0)
     output_padding = _pair(output_padding, "output_padding", op, 0)

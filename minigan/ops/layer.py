@@ -51,9 +51,12 @@ def linear_activation(input, weight, bias, activation):
     return activation(output) if bias is None else BiasActivation(activation)(output, bias)
 
 
-def dropout(input, p=0.5, training=True):
+def dropout(input, p=0.5, training=True, inplace=False):
     """Inverted dropout: zero each element with probability p and scale the rest by 1 / (1 - p),
-    so that the expected value is unchanged and evaluation needs no rescaling."""
+    so that the expected value is unchanged and evaluation needs no rescaling. `inplace` is not
+    supported (refused): the mask multiplies a copy."""
+    if inplace:
+        raise NotImplementedError("dropout: inplace=True is not supported; use inplace=False (the same values)")
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: probability p must be between 0 and 1, got {p}")
     if not training or p == 0:
@@ -65,11 +68,14 @@ def dropout(input, p=0.5, training=True):
     return input * Tensor(keep.astype(input.dtype) / (1 - p))
 
 
-def embedding(input, weight, padding_idx=None):
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):
     """Rows of `weight` picked by the integer tensor `input`; output shape input.shape + (dim,).
 
     The gradient of a row sums over every place it was picked; the row `padding_idx` gets none.
+    max_norm, scale_grad_by_freq and sparse gradients are not supported (refused).
     """
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
     indices = input.array if isinstance(input, Tensor) else backend.as_array(input, device=weight.device)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got dtype {indices.dtype}")

@@ -12,7 +12,7 @@ from minigan.cuda import kernels
 from minigan.errors import ShapeError, ValueRangeError
 from minigan.ops.activation import log_softmax, logsigmoid, select, sigmoid
 from minigan.ops.broadcast import broadcast_to, sum_to
-from minigan.ops.math import clamp, log
+from minigan.ops.math import clamp, log, where
 from minigan.tensor import Function
 
 # torch keeps BCE's derivatives finite at p = 0 and 1 with a small epsilon: its first derivative
@@ -269,13 +269,23 @@ def _check_loss_arguments(op, input, target, reduction, weight):
 # --------------------------------------------------------------------------------------------
 # The losses
 # --------------------------------------------------------------------------------------------
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def legacy_reduction(size_average, reduce, reduction):
+    """torch's deprecated size_average/reduce flags, when given, decide the reduction as in torch."""
+    if size_average is None and reduce is None:
+        return reduction
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """torch.nn.functional.binary_cross_entropy: `input` holds probabilities in [0, 1].
 
     Each log is clamped at -100, as torch does, so p = 0 or 1 gives a finite loss; p itself is
     not clipped. Values outside [0, 1] (in input or target) raise a ValueError.
     """
     op = "binary_cross_entropy"
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_loss_arguments(op, input, target, reduction, weight)
     _check_probabilities(op, "input", input,
                          hint="; pass probabilities (e.g. a sigmoid's output), or pass logits to "
@@ -284,11 +294,13 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     return _elementwise_loss(BinaryCrossEntropy, (input, target), weight, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
     """torch.nn.functional.binary_cross_entropy_with_logits: BCE of sigmoid(input), computed from
     the logits directly so it stays finite for logits of any size. `pos_weight` multiplies the
     loss of the positive class and broadcasts against the input (one value per class)."""
     op = "binary_cross_entropy_with_logits"
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_loss_arguments(op, input, target, reduction, weight)
     _check_broadcasts_to(op, "pos_weight", pos_weight, input.shape)
     if pos_weight is not None and pos_weight.requires_grad:
@@ -298,35 +310,50 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     return _elementwise_loss(BinaryCrossEntropyWithLogits, inputs, weight, reduction)
 
 
-def mse_loss(input, target, reduction="mean"):
-    """torch.nn.functional.mse_loss: (input - target)² per element, reduced.
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """torch.nn.functional.mse_loss: (input - target)² per element, times `weight` where given,
+    reduced.
 
     Unlike torch, which only warns and then broadcasts when the shapes differ (almost always a
     bug, e.g. (N, 1) against (N,) giving an (N, N) loss), a shape mismatch raises a ValueError.
     """
     op = "mse_loss"
-    _check_loss_arguments(op, input, target, reduction, None)
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_loss_arguments(op, input, target, reduction, weight)
     difference = input - target
-    return _weighted_and_reduced(difference * difference, None, reduction)
+    return _weighted_and_reduced(difference * difference, weight, reduction)
 
 
-def cross_entropy(input, target, reduction="mean"):
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
     """torch.nn.functional.cross_entropy with class indices: -log softmax(input)[n, target[n]].
 
     `input` holds logits of shape (N, C); `target` integer class indices of shape (N,), each in
-    [0, C) (checked on the host; on a GPU reading them back would stall the step).
+    [0, C) or `ignore_index` (such rows add nothing, and a mean is over the others; checked on the
+    host: on a GPU reading them back would stall the step). Class weights and label smoothing are
+    not supported yet and are refused.
     """
     op = "cross_entropy"
+    reduction = legacy_reduction(size_average, reduce, reduction)
     _check_reduction(op, reduction)
+    if weight is not None or label_smoothing != 0:
+        raise NotImplementedError(f"{op}: class weights and label_smoothing are not supported yet")
     if input.ndim != 2 or target.shape != input.shape[:1]:
         raise ShapeError(f"{op}: expected logits of shape (N, C) and class indices of shape (N,), got "
                          f"shapes {tuple(input.shape)} and {tuple(target.shape)}")
     indices = target.array
     if indices.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {indices.dtype}")
+    xp = get_array_module(indices)
+    kept = indices != ignore_index
     classes = input.shape[1]
-    if not is_device_array(indices) and indices.size and not (0 <= indices.min() and indices.max() < classes):
-        raise IndexError(f"{op}: class indices must lie in [0, {classes}), got values from {int(indices.min())} "
-                         f"to {int(indices.max())}")
-    rows = get_array_module(indices).arange(input.shape[0])
-    return _weighted_and_reduced(-log_softmax(input, 1)[rows, indices], None, reduction)
+    if not is_device_array(indices) and kept.any():
+        counted = indices[kept]
+        if not (0 <= counted.min() and counted.max() < classes):
+            raise IndexError(f"{op}: class indices must lie in [0, {classes}) (or be ignore_index={ignore_index}), "
+                             f"got values from {int(counted.min())} to {int(counted.max())}")
+    losses = -log_softmax(input, 1)[xp.arange(input.shape[0]), xp.where(kept, indices, 0)]
+    losses = where(kept, losses, 0.0)
+    if reduction == "mean":
+        return losses.sum() / kept.sum()
+    return _weighted_and_reduced(losses, None, reduction)

@@ -365,8 +365,11 @@ def stack(tensors, dim=0):
     return cat([unsqueeze(t, axis) for t in tensors], axis)
 
 
-def pad(x, pad, mode="constant", value=0.0):
-    """torch.nn.functional.pad: `pad` lists (before, after) pairs starting from the last dim."""
+def pad(input, pad, mode="constant", value=None):
+    """torch.nn.functional.pad: `pad` lists (before, after) pairs starting from the last dim; the
+    padding is `value` (None: 0)."""
+    x = input
+    value = 0.0 if value is None else value
     if mode != "constant":
         raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant'")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
