@@ -1,4 +1,5 @@
-"""One helper to check an op against torch: forward, first and second order, plus meta-checks.
+"""What the tests share: one helper to check an op against torch, forward, first and second order,
+plus meta-checks; `on_cuda`, which runs a function on the stand-in GPU; and twins of modules.
 
 `assert_matches_torch(fn, arrays)` runs the same function on minigan tensors and on torch tensors
 (float64), with a random incoming gradient v, and compares
@@ -7,6 +8,8 @@
   - the second-order gradients of a gradient-penalty-like scalar s = Σ‖vᵀ·J‖² (+ a random
     projection), differentiated through create_graph=True.
 It also checks that the inputs were not mutated and that no gradient shares memory with data.
+`twins(build)` makes a module in both libraries with the same weights; `assert_same_gradients`
+and `assert_same_state` compare them after a step.
 """
 import os
 
@@ -121,3 +124,52 @@ def on_cuda(fn):
             assert output.device == "cuda", "the op left the device"
         return outputs.cpu() if single else tuple(output.cpu() for output in outputs)
     return moved
+
+
+# --------------------------------------------------------------------------------------------
+# Modules in both libraries: twins with the same weights, and their gradients and state compared
+# --------------------------------------------------------------------------------------------
+def load_from_torch(ours, theirs):
+    """Make `ours` float64 with the parameters and buffers of `theirs` (made float64 too)."""
+    theirs.double()
+    ours.double().load_state_dict({key: value.numpy() for key, value in theirs.state_dict().items()})
+    return ours, theirs
+
+
+def twins(build):
+    """The module `build(nn)` in minigan and in torch, float64, with torch's weights in both."""
+    return load_from_torch(build(minigan.nn), build(torch.nn))
+
+
+def _gradient(param, to_array):
+    """The gradient as an array; no gradient counts as zeros (torch fills zeros where minigan
+    records no path at all, e.g. through a LeakyReLU's piecewise-constant slope)."""
+    return numpy.zeros(tuple(param.shape)) if param.grad is None else to_array(param.grad)
+
+
+def assert_same_gradients(ours, theirs):
+    """Every parameter gradient of `ours` equals that of its torch twin (same names, same order).
+
+    A gradient that is zero in exact arithmetic — a bias followed by a BatchNorm, which subtracts
+    it again — is rounding noise in both libraries: it is compared as zero, up to 1e-12 of the
+    module's largest gradient. Every other gradient must agree to a relative 1e-10.
+    """
+    our_params, their_params = dict(ours.named_parameters()), dict(theirs.named_parameters())
+    assert list(our_params) == list(their_params)
+    our_grads = {name: _gradient(param, lambda grad: grad.array) for name, param in our_params.items()}
+    their_grads = {name: _gradient(param, lambda grad: grad.numpy()) for name, param in their_params.items()}
+    noise = 1e-12 * max((numpy.abs(grad).max(initial=0.0) for grad in their_grads.values()), default=0.0)
+    for name, their_grad in their_grads.items():
+        if numpy.abs(their_grad).max(initial=0.0) <= noise:
+            assert_close(our_grads[name], their_grad, atol=noise, what=f"gradient of {name} (zero up to rounding)")
+        else:
+            assert_close(our_grads[name], their_grad, what=f"gradient of {name}")
+
+
+def assert_same_state(ours, theirs):
+    """Same state_dict keys in the same order, same dtypes, same values (running statistics too)."""
+    our_state, their_state = ours.state_dict(), theirs.state_dict()
+    assert list(our_state) == list(their_state)
+    for key, value in their_state.items():
+        assert our_state[key].dtype == value.numpy().dtype, key
+        assert_close(our_state[key].array, value.numpy(), what=key)

@@ -5,7 +5,7 @@ import numpy
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from parity import assert_close, assert_matches_torch, torch
+from parity import assert_close, assert_matches_torch, on_cuda, torch
 
 import minigan
 from minigan.ops.conv import conv2d, conv_transpose2d
@@ -267,3 +267,24 @@ def test_bad_arguments_are_errors(options, error, message):
 def test_mixed_dtypes_are_an_error():
     with pytest.raises(TypeError, match=r"conv2d: input \(float32\) and weight \(float64\)"):
         conv2d(minigan.tensor(numpy.zeros((1, 1, 3, 3), numpy.float32)), tensor(1, 1, 2, 2))
+
+
+# --------------------------------------------------------------------------------------------
+# On 'cuda' (the stand-in device): the same code path a GPU runs
+# --------------------------------------------------------------------------------------------
+def _arrays(*shapes, seed=0):
+    rng = numpy.random.default_rng(seed)
+    return [rng.standard_normal(shape) for shape in shapes]
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(3, 1, 1), (4, 2, 1), ((3, 2), (2, 1), (1, 2))])
+@pytest.mark.usefixtures("standin_cuda")
+def test_conv2d_and_conv_transpose2d_on_cuda_match_torch(kernel, stride, padding):
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    options = dict(stride=stride, padding=padding)
+    assert_matches_torch(on_cuda(lambda x, w, b: minigan.nn.functional.conv2d(x, w, b, **options)),
+                         _arrays((2, 3, 7, 6), (4, 3, kh, kw), (4,)), lambda x, w, b: F.conv2d(x, w, b, **options),
+                         torch_fused=True)
+    assert_matches_torch(on_cuda(lambda x, w, b: minigan.nn.functional.conv_transpose2d(x, w, b, **options)),
+                         _arrays((2, 3, 4, 5), (3, 4, kh, kw), (4,)),
+                         lambda x, w, b: F.conv_transpose2d(x, w, b, **options), torch_fused=True)

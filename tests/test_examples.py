@@ -10,6 +10,7 @@ import numpy
 import pytest
 
 import minigan
+from minigan.optim import Adam
 
 matplotlib.use("Agg")
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
@@ -96,3 +97,52 @@ def test_the_saturating_loss_is_refused_where_d_gives_probabilities(mnist_fixtur
     with pytest.raises(SystemExit):
         run_example("mnist_mlp_bn", mnist_fixture, tmp_path, "--g-loss", "saturating")
     assert "--g-loss saturating needs D's logits" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# On 'cuda' (the stand-in device): --backend cupy, and no host sync in a step
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["mnist_mlp", "mnist_mlp_bn", "mnist_mlp_small", "dcgan", "wgan_gp"])
+@pytest.mark.usefixtures("standin_cuda")
+def test_example_trains_on_cuda(name, mnist_fixture, tmp_path):
+    summary = run_example(name, mnist_fixture, tmp_path, "--max-steps", "3", "--backend", "cupy")
+    assert summary["steps"] == 3 and summary["backend"] == "cupy"
+    assert all(numpy.isfinite(value) for value in summary["final_losses"].values())
+    checkpoint = minigan.load(tmp_path / "checkpoint-00000003.npz")  # saved from the device, read on the host
+    assert all(type(value.array) is numpy.ndarray for value in checkpoint["models"]["G"].values())
+
+
+def _tiny_steps():
+    """One training step of each example's model, tiny, on 'cuda': name -> step()."""
+    mlp, dcgan_example, wgan = example("mnist_mlp"), example("dcgan"), example("wgan_gp")
+    minigan.manual_seed(0)
+    real = minigan.rand(4, 784, device="cuda") * 2 - 1
+    images = minigan.rand(4, 1, 32, 32, device="cuda") * 2 - 1
+
+    G, D = (model.cuda() for model in mlp.build_small())
+    adam = lambda model: Adam(model.parameters(), lr=1e-3)  # noqa: E731
+    optimizer_G, optimizer_D = adam(G), adam(D)
+    mlp_step = lambda: mlp.logits_step(G, D, optimizer_G, optimizer_D, real,  # noqa: E731
+                                       lambda: minigan.rand(4, 100, device="cuda"), 0.9)
+
+    conv_G = dcgan_example.Generator(8, 2, 1, 32).cuda()
+    conv_D = dcgan_example.Discriminator(2, 1, 32).cuda()
+    critic = dcgan_example.Discriminator(2, 1, 32, norm=lambda w: minigan.nn.InstanceNorm2d(w, affine=True),
+                                         sigmoid=False).cuda()
+    optimizer_conv_G, optimizer_conv_D, optimizer_C = adam(conv_G), adam(conv_D), adam(critic)
+    dcgan_step = lambda: dcgan_example.train_step(conv_G, conv_D, minigan.nn.BCELoss(), optimizer_conv_G,  # noqa: E731
+                                                  optimizer_conv_D, images, 8)
+    wgan_step = lambda: (wgan.critic_step(conv_G, critic, optimizer_C, images, 8, 10.0),  # noqa: E731
+                         wgan.generator_step(conv_G, critic, optimizer_conv_G, 4, 8, "cuda"))
+    return {"mnist_mlp": mlp_step, "dcgan": dcgan_step, "wgan_gp": wgan_step}
+
+
+@pytest.mark.usefixtures("standin_cuda")
+def test_a_training_step_on_cuda_never_waits_for_the_device(standin_cuda):
+    """No .item(), float() or copy to the host inside a step: the GPU runs ahead of Python."""
+    for name, step in _tiny_steps().items():
+        step()  # the first step creates the optimizers' state
+        standin_cuda.reset()
+        step()
+        assert standin_cuda.syncs == 0, f"{name}: {standin_cuda.syncs} host synchronisations in one step"
+        assert standin_cuda.launches > 0, name

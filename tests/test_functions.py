@@ -136,7 +136,7 @@ CASES = {
 ABSTRACT = {minigan.ops.math.BinaryFunction, activation.Activation, activation.ActivationGrad,
             minigan.ops.loss.ElementwiseLoss}
 ELSEWHERE = {  # Function -> where its second-order parity is tested
-    minigan.ops.shape.ToDevice: "test_standin_parity.py (every op there runs through ToDevice both ways)",
+    minigan.ops.shape.ToDevice: "test_ops.py's 'cuda' cases (every op there runs through ToDevice both ways)",
     minigan.distributed.AllReduceSum: "test_distributed.py (a gradient penalty through SyncBatchNorm on two ranks)",
 }
 

@@ -2,7 +2,7 @@
 values, first and second order, every reduction, weights, extreme inputs, and the errors."""
 import numpy
 import pytest
-from parity import assert_matches_torch, torch
+from parity import assert_matches_torch, on_cuda, torch
 
 import minigan
 from minigan.ops.activation import log_softmax, softmax
@@ -243,3 +243,31 @@ def test_the_deprecated_size_average_and_reduce_flags_choose_the_reduction_as_in
     p, y = probabilities(4, 3), rng.uniform(0, 1, (4, 3))
     assert_matches_torch(lambda p, y: binary_cross_entropy(p, y, None, size_average, reduce), [p, y],
                          torch_fn=lambda p, y: F.binary_cross_entropy(p, y, None, size_average, reduce))
+
+
+# --------------------------------------------------------------------------------------------
+# On 'cuda' (the stand-in device): the same code path a GPU runs
+# --------------------------------------------------------------------------------------------
+def _arrays(*shapes, seed=0):
+    rng = numpy.random.default_rng(seed)
+    return [rng.standard_normal(shape) for shape in shapes]
+
+
+def _probabilities(*shape):
+    return 1 / (1 + numpy.exp(-_arrays(shape, seed=1)[0]))
+
+
+LOSSES = {  # name: (loss, inputs, which inputs require grad)
+    "bce": (lambda lib, p, y, w: lib.nn.functional.binary_cross_entropy(p, y, weight=w),
+            [_probabilities(4, 3), _probabilities(4, 3), _probabilities(3)], [True, True, False]),
+    "bce_with_logits": (lambda lib, x, y, w, pw: lib.nn.functional.binary_cross_entropy_with_logits(
+        x, y, weight=w, reduction="sum", pos_weight=pw),
+        _arrays((4, 3), (4, 3)) + [_probabilities(4, 1), 3 * _probabilities(3)], [True, True, False, False]),
+    "mse": (lambda lib, x, y: lib.nn.functional.mse_loss(x, y), _arrays((4, 3), (4, 3)), None),
+}
+
+
+@pytest.mark.parametrize("loss, arrays, grad_mask", LOSSES.values(), ids=LOSSES.keys())
+@pytest.mark.usefixtures("standin_cuda")
+def test_loss_on_cuda_matches_torch(loss, arrays, grad_mask):
+    assert_matches_torch(on_cuda(lambda *t: loss(minigan, *t)), arrays, lambda *t: loss(torch, *t), grad_mask)

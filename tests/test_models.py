@@ -6,8 +6,7 @@ text. torch's weights are copied into minigan's, then both take the seed's train
 """
 import numpy
 import pytest
-from parity import assert_close, torch
-from test_nn import assert_same_gradients, assert_same_state, load_from_torch
+from parity import assert_close, assert_same_gradients, assert_same_state, load_from_torch, on_cuda, torch
 
 import minigan
 
@@ -381,3 +380,77 @@ def test_wgan_gp_critic_loss_with_gradient_penalty_and_all_gradients_match_torch
         assert_close(grad.array, their_d_grads[name].numpy(), what=f"critic loss gradient of {name}")
     assert_same_gradients(ours, theirs)  # both networks' gradients of the generator loss
     assert_same_state(ours, theirs)
+
+
+# --------------------------------------------------------------------------------------------
+# On 'cuda' (the stand-in device): the seeds' steps, gradient penalties included
+# --------------------------------------------------------------------------------------------
+def host(tensor):
+    return tensor.detach().numpy()
+
+
+@pytest.mark.usefixtures("standin_cuda")
+def test_mnist_mlp_gan_step_on_cuda_matches_torch():
+    ours, theirs = twins(mnist_mlp_gan)
+    ours.cuda()
+    rng = numpy.random.default_rng(1)
+    real, noise = rng.uniform(-1, 1, (4, 784)), rng.uniform(-1, 1, (2, 4, 96))
+    d_loss, g_loss, d_grads = mlp_gan_step(minigan, ours, minigan.tensor(real, device="cuda"),
+                                           minigan.tensor(noise, device="cuda"))
+    their_d_loss, their_g_loss, their_d_grads = mlp_gan_step(torch, theirs, torch.tensor(real), torch.tensor(noise))
+    assert_close(host(d_loss), host(their_d_loss), what="D loss")
+    assert_close(host(g_loss), host(their_g_loss), what="G loss")
+    for name, grad in d_grads.items():
+        assert_close(host(grad), host(their_d_grads[name]), what=f"D loss gradient of {name}")
+    assert_same_gradients(ours.cpu()[0], theirs[0])
+
+
+@pytest.mark.usefixtures("standin_cuda")
+def test_mnist_mlp_gan_step_on_cuda_in_float32_matches_torch_to_1e_5():
+    torch.manual_seed(0)
+    theirs = mnist_mlp_gan(torch)
+    ours = mnist_mlp_gan(minigan)
+    ours.load_state_dict({key: value.numpy() for key, value in theirs.state_dict().items()})
+    ours.cuda()
+    rng = numpy.random.default_rng(1)
+    real, noise = rng.uniform(-1, 1, (8, 784)).astype("float32"), rng.uniform(-1, 1, (2, 8, 96)).astype("float32")
+    d_loss, g_loss, d_grads = mlp_gan_step(minigan, ours, minigan.tensor(real, device="cuda"),
+                                           minigan.tensor(noise, device="cuda"))
+    their_d_loss, their_g_loss, their_d_grads = mlp_gan_step(torch, theirs, torch.tensor(real), torch.tensor(noise))
+    assert d_loss.dtype == numpy.float32
+    assert_close(host(d_loss), host(their_d_loss), rtol=1e-5, what="D loss")
+    assert_close(host(g_loss), host(their_g_loss), rtol=1e-5, what="G loss")
+    for name, grad in d_grads.items():
+        assert_close(host(grad), host(their_d_grads[name]), rtol=1e-5, what=f"D loss gradient of {name}")
+    for (name, param), their_param in zip(ours.cpu()[0].named_parameters(), theirs[0].parameters()):
+        assert_close(param.grad.array, their_param.grad.numpy(), rtol=1e-5, what=f"G loss gradient of {name}")
+
+
+@pytest.mark.usefixtures("standin_cuda")
+def test_wgan_gp_step_on_cuda_matches_torch():
+    ours, theirs = twins(wgan_gp)
+    ours.cuda()
+    rng = numpy.random.default_rng(4)
+    arrays = rng.uniform(-1, 1, (2, 3, 64, 64)), rng.normal(0, 1, (2, 100, 1, 1)), rng.random((2, 1, 1, 1))
+    d_loss, g_loss, d_grads = wgan_gp_step(minigan, ours, *[minigan.tensor(a, device="cuda") for a in arrays])
+    their_d_loss, their_g_loss, their_d_grads = wgan_gp_step(torch, theirs, *[torch.tensor(a) for a in arrays])
+    assert_close(host(d_loss), host(their_d_loss), what="critic loss")
+    assert_close(host(g_loss), host(their_g_loss), what="generator loss")
+    for name, grad in d_grads.items():
+        assert_close(host(grad), host(their_d_grads[name]), what=f"critic loss gradient of {name}")
+    assert_same_gradients(ours.cpu(), theirs)
+
+
+@pytest.mark.usefixtures("standin_cuda")
+def test_gradient_penalty_through_the_dcgan_critic_on_cuda_matches_torch():
+    """DCGAN's discriminator (BatchNorm2d, LeakyReLU, Sigmoid) under a penalty: second order."""
+    ours, theirs = twins(dcgan)
+    critic, their_critic = ours[1].cuda(), theirs[1]
+    x = numpy.random.default_rng(5).uniform(-1, 1, (2, 3, 64, 64))
+    penalty = gradient_penalty(minigan, critic, minigan.tensor(x, device="cuda"))
+    their_penalty = gradient_penalty(torch, their_critic, torch.tensor(x))
+    assert_close(host(penalty), host(their_penalty), what="gradient penalty")
+    penalty.backward()
+    their_penalty.backward()
+    assert_same_gradients(critic.cpu(), their_critic)
+    assert_same_state(critic, their_critic)  # BatchNorm's running statistics, updated on the device

@@ -11,7 +11,8 @@ from collections import OrderedDict
 
 import numpy
 import pytest
-from parity import assert_close, assert_matches_torch, torch
+from parity import (assert_close, assert_matches_torch, assert_same_gradients, assert_same_state, load_from_torch, on_cuda,
+                    torch, twins)
 
 import minigan
 import minigan.nn as nn
@@ -21,54 +22,8 @@ TF = torch.nn.functional
 
 
 # --------------------------------------------------------------------------------------------
-# Helpers (test_models.py uses them too)
+# Helpers
 # --------------------------------------------------------------------------------------------
-def load_from_torch(ours, theirs):
-    """Make `ours` float64 with the parameters and buffers of `theirs` (made float64 too)."""
-    theirs.double()
-    ours.double().load_state_dict({key: value.numpy() for key, value in theirs.state_dict().items()})
-    return ours, theirs
-
-
-def twins(build):
-    """The module `build(nn)` in minigan and in torch, float64, with torch's weights in both."""
-    return load_from_torch(build(nn), build(torch.nn))
-
-
-def _gradient(param, to_array):
-    """The gradient as an array; no gradient counts as zeros (torch fills zeros where minigan
-    records no path at all, e.g. through a LeakyReLU's piecewise-constant slope)."""
-    return numpy.zeros(tuple(param.shape)) if param.grad is None else to_array(param.grad)
-
-
-def assert_same_gradients(ours, theirs):
-    """Every parameter gradient of `ours` equals that of its torch twin (same names, same order).
-
-    A gradient that is zero in exact arithmetic — a bias followed by a BatchNorm, which subtracts
-    it again — is rounding noise in both libraries: it is compared as zero, up to 1e-12 of the
-    module's largest gradient. Every other gradient must agree to a relative 1e-10.
-    """
-    our_params, their_params = dict(ours.named_parameters()), dict(theirs.named_parameters())
-    assert list(our_params) == list(their_params)
-    our_grads = {name: _gradient(param, lambda grad: grad.array) for name, param in our_params.items()}
-    their_grads = {name: _gradient(param, lambda grad: grad.numpy()) for name, param in their_params.items()}
-    noise = 1e-12 * max((numpy.abs(grad).max(initial=0.0) for grad in their_grads.values()), default=0.0)
-    for name, their_grad in their_grads.items():
-        if numpy.abs(their_grad).max(initial=0.0) <= noise:
-            assert_close(our_grads[name], their_grad, atol=noise, what=f"gradient of {name} (zero up to rounding)")
-        else:
-            assert_close(our_grads[name], their_grad, what=f"gradient of {name}")
-
-
-def assert_same_state(ours, theirs):
-    """Same state_dict keys in the same order, same dtypes, same values (running statistics too)."""
-    our_state, their_state = ours.state_dict(), theirs.state_dict()
-    assert list(our_state) == list(their_state)
-    for key, value in their_state.items():
-        assert our_state[key].dtype == value.numpy().dtype, key
-        assert_close(our_state[key].array, value.numpy(), what=key)
-
-
 def assert_step_matches(ours, theirs, array, seed=0):
     """One forward and backward through both with the same random incoming gradient: the
     outputs, the input gradients and every parameter gradient agree."""
@@ -686,3 +641,43 @@ def test_deepcopy_gives_an_independent_module():
     assert repr(clone) == repr(model) and clone[0].weight is not model[0].weight
     numpy.testing.assert_array_equal(clone[0].weight.array, model[0].weight.array)
     assert not numpy.shares_memory(clone[0].weight.array, model[0].weight.array)
+
+
+# --------------------------------------------------------------------------------------------
+# On 'cuda' (the stand-in device): training steps and eval, running statistics included
+# --------------------------------------------------------------------------------------------
+def host(tensor):
+    return tensor.detach().numpy()
+
+
+def assert_step_on_cuda_matches(ours, theirs, array, seed):
+    """One forward and backward on 'cuda' against torch: output, input and parameter gradients."""
+    ours.zero_grad()
+    theirs.zero_grad()
+    floating = array.dtype.kind == "f"
+    x = minigan.tensor(array, requires_grad=floating, device="cuda")
+    their_x = torch.tensor(array, requires_grad=floating)
+    output, their_output = ours(x), theirs(their_x)
+    assert output.device == "cuda"
+    assert_close(host(output), host(their_output), what="output")
+    incoming = numpy.random.default_rng(1000 + seed).standard_normal(tuple(their_output.shape))
+    output.backward(minigan.tensor(incoming, device="cuda"))
+    their_output.backward(torch.tensor(incoming))
+    assert_close(x.grad.numpy(), their_x.grad.numpy(), what="input gradient")
+    assert_same_gradients(ours.cpu(), theirs)
+    ours.cuda()
+
+
+@pytest.mark.parametrize("build, shape", LAYERS)
+@pytest.mark.usefixtures("standin_cuda")
+def test_layer_on_cuda_matches_torch_while_training_and_in_eval(build, shape):
+    ours, theirs = twins(build)
+    ours.cuda()
+    rng = numpy.random.default_rng(0)
+    if not isinstance(ours, minigan.nn.Dropout):  # its random mask differs from torch's
+        for step in range(3):
+            assert_step_on_cuda_matches(ours, theirs, rng.normal(1.0, 2.0, shape), seed=step)
+    ours.eval()
+    theirs.eval()
+    assert_step_on_cuda_matches(ours, theirs, rng.normal(1.0, 2.0, shape), seed=3)
+    assert_same_state(ours.cpu(), theirs)

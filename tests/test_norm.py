@@ -4,7 +4,7 @@ import numpy
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from parity import assert_close, assert_matches_torch, torch
+from parity import assert_close, assert_matches_torch, on_cuda, torch
 
 import minigan
 from minigan.ops.norm import batch_norm, instance_norm, layer_norm
@@ -228,3 +228,26 @@ def tensor(*shape):
 def test_bad_input_raises_a_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --------------------------------------------------------------------------------------------
+# On 'cuda' (the stand-in device): the same code path a GPU runs
+# --------------------------------------------------------------------------------------------
+def _arrays(*shapes, seed=0):
+    rng = numpy.random.default_rng(seed)
+    return [rng.standard_normal(shape) for shape in shapes]
+
+
+NORMS = {
+    "batch_norm": (lambda lib, x, w, b: lib.nn.functional.batch_norm(x, None, None, w, b, training=True),
+                   (4, 3, 2, 5), (3,)),
+    "instance_norm": (lambda lib, x, w, b: lib.nn.functional.instance_norm(x, weight=w, bias=b), (2, 3, 4, 5), (3,)),
+    "layer_norm": (lambda lib, x, w, b: lib.nn.functional.layer_norm(x, (4, 5), w, b), (2, 3, 4, 5), (4, 5)),
+}
+
+
+@pytest.mark.parametrize("norm, shape, param_shape", NORMS.values(), ids=NORMS.keys())
+@pytest.mark.usefixtures("standin_cuda")
+def test_norm_on_cuda_matches_torch(norm, shape, param_shape):
+    assert_matches_torch(on_cuda(lambda *t: norm(minigan, *t)), _arrays(shape, param_shape, param_shape),
+                         lambda *t: norm(torch, *t), torch_fused=True)

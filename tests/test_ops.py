@@ -7,7 +7,7 @@ side and `torch.maximum` on the other. `assert_matches_torch` does the comparing
 """
 import numpy
 import pytest
-from parity import assert_close, assert_matches_torch, torch
+from parity import assert_close, assert_matches_torch, on_cuda, torch
 
 import minigan
 
@@ -252,10 +252,12 @@ def floating_point_errors_raise():
         yield
 
 
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
 @pytest.mark.parametrize("ours, theirs, arrays",
                          ARITHMETIC + MATMUL + REDUCTIONS + SHAPE + INDEXING + ACTIVATIONS + COMPOSITIONS)
-def test_op_matches_torch(ours, theirs, arrays):
-    assert_matches_torch(ours, arrays, torch_fn=theirs)
+def test_op_matches_torch(ours, theirs, arrays, device, standin_cuda):
+    """On 'cpu', and on 'cuda' (the stand-in device, moved there and back differentiably)."""
+    assert_matches_torch(ours if device == "cpu" else on_cuda(ours), arrays, torch_fn=theirs)
 
 
 def test_pow_with_a_zero_base_matches_torch_to_first_order():

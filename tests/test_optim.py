@@ -1,4 +1,6 @@
 """Adam and SGD against torch.optim: the same gradients give the same parameters (float64, 1e-10)."""
+import math
+
 import numpy
 import pytest
 from parity import assert_close, torch
@@ -420,3 +422,78 @@ def test_a_torch_state_dict_using_options_minigan_lacks_is_refused():
     state = torch.optim.Adam(theirs, maximize=True).state_dict()
     with pytest.raises(ValueError, match=r"\['maximize'\], which minigan's Adam does not implement"):
         Adam(make_params()[0]).load_state_dict(state)
+
+
+# --------------------------------------------------------------------------------------------
+# On 'cuda' (the stand-in device): flat buffers on the device
+# --------------------------------------------------------------------------------------------
+def host(tensor):
+    return tensor.detach().numpy()
+
+
+DEVICE_SHAPES = [(4, 3), (4,), (), (2, 3, 2)]
+
+
+def run_optimizers_on_cuda(make_ours, make_theirs, steps=6, skipped=lambda step: ()):
+    """Step a minigan optimizer over parameters on 'cuda' and a torch one side by side."""
+    rng = numpy.random.default_rng(0)
+    values = [rng.standard_normal(shape) for shape in DEVICE_SHAPES]
+    ours = [minigan.tensor(value, requires_grad=True, device="cuda") for value in values]
+    theirs = [torch.tensor(value, requires_grad=True) for value in values]
+    our_optimizer, their_optimizer = make_ours(ours), make_theirs(theirs)
+    for step in range(steps):
+        for i, (mine, twin) in enumerate(zip(ours, theirs)):
+            grad = rng.standard_normal(mine.shape)
+            mine.grad = None if i in skipped(step) else minigan.tensor(grad, device="cuda")
+            twin.grad = None if i in skipped(step) else torch.tensor(grad)
+        our_optimizer.step()
+        their_optimizer.step()
+        for i, (mine, twin) in enumerate(zip(ours, theirs)):
+            assert mine.device == "cuda"
+            assert_close(host(mine), host(twin), what=f"parameter {i} after step {step}")
+    return ours, our_optimizer
+
+
+@pytest.mark.parametrize("options", ADAM_CASES.values(), ids=ADAM_CASES.keys())
+@pytest.mark.usefixtures("standin_cuda")
+def test_adam_on_cuda_matches_torch(options):
+    run_optimizers_on_cuda(lambda p: Adam(p, **options), lambda p: torch.optim.Adam(p, **options))
+
+
+@pytest.mark.parametrize("options", SGD_CASES.values(), ids=SGD_CASES.keys())
+@pytest.mark.usefixtures("standin_cuda")
+def test_sgd_on_cuda_matches_torch(options):
+    run_optimizers_on_cuda(lambda p: SGD(p, **options), lambda p: torch.optim.SGD(p, **options))
+
+
+@pytest.mark.usefixtures("standin_cuda")
+def test_optimizers_on_cuda_skip_parameters_without_gradients_as_torch():
+    options = {"lr": 0.05, "amsgrad": True}
+    run_optimizers_on_cuda(lambda p: Adam(p, **options), lambda p: torch.optim.Adam(p, **options), steps=8,
+                           skipped=every_third)
+
+
+@pytest.mark.usefixtures("standin_cuda")
+def test_adam_on_cuda_resumes_from_a_checkpoint_exactly(tmp_path):
+    """Optimizer state saved from the device, loaded from the host file back onto the device."""
+    def run(steps, resume_from=None):
+        params = [minigan.tensor(numpy.ones(shape), requires_grad=True, device="cuda") for shape in DEVICE_SHAPES]
+        optimizer = Adam(params, lr=0.1, amsgrad=True)
+        if resume_from is not None:
+            state = minigan.load(resume_from)
+            for param, value in zip(params, state["params"]):
+                param.array[...] = minigan.tensor(value, device="cuda").array
+            optimizer.load_state_dict(state["optimizer"])
+        for step in range(steps):
+            for i, param in enumerate(params):
+                param.grad = minigan.full(param.shape, math.sin(step + i), dtype=minigan.float64, device="cuda")
+            optimizer.step()
+        return params, optimizer
+
+    params, optimizer = run(3)
+    minigan.save({"params": params, "optimizer": optimizer.state_dict()}, tmp_path / "state.npz")
+    resumed, _ = run(0, resume_from=tmp_path / "state.npz")
+    assert all(type(value.array) is numpy.ndarray
+               for value in minigan.load(tmp_path / "state.npz")["optimizer"]["state"][0].values())
+    for mine, reference in zip(resumed, params):
+        numpy.testing.assert_array_equal(host(mine), host(reference))
