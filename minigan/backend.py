@@ -66,33 +66,6 @@ def get_array_module(array):
     return numpy
 
 
-def select(condition, if_true, if_false):
-    """where(condition, if_true, if_false) for float arrays (or numbers) of one dtype, exactly.
-
-    numpy's where decides element by element with a branch, which costs ~4 ns per element when
-    the condition is random (an activation's sign), ten times an add. On the host the choice is
-    made on the floats' bits instead: with m all ones where the condition holds and zeros
-    elsewhere, the result's bits are (a & m) | (b & ~m). CuPy's where is a plain kernel already.
-    """
-    xp = get_array_module(condition)
-    if xp is not numpy:
-        return xp.where(condition, if_true, if_false)
-    dtype = next(value.dtype for value in (if_true, if_false) if hasattr(value, "dtype"))
-    ints = numpy.dtype(f"int{8 * dtype.itemsize}")
-    mask = numpy.asarray(condition).astype(ints)  # asarray: a 0-d comparison gives a numpy scalar
-    numpy.negative(mask, out=mask)  # -1, every bit set, where the condition holds
-
-    def bits(value):
-        return numpy.asarray(value, dtype).view(ints)  # an array's bits in place; a number's as 0-d
-
-    shape = numpy.broadcast_shapes(mask.shape, *(numpy.shape(v) for v in (if_true, if_false)))
-    chosen = numpy.bitwise_and(bits(if_true), mask, out=numpy.empty(shape, ints))
-    if not (isinstance(if_false, int) and if_false == 0):  # for +0.0, all bits clear, that was all
-        numpy.invert(mask, out=mask)
-        chosen |= numpy.bitwise_and(bits(if_false), mask)
-    return chosen.view(dtype)
-
-
 def shares_memory(result, array):
     """Whether `result` may view `array`'s memory: a cheap test of their address ranges, which
     tells a reshape or slice (a view) from a copy."""
