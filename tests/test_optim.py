@@ -7,7 +7,7 @@ from parity import assert_close, torch
 
 import minigan
 import minigan.optim
-from minigan.optim import SGD, Adam
+from minigan.optim import SGD, Adam, AdamW, RMSprop
 from minigan.serialization import load, save
 
 SHAPES = [(4, 3), (4,), (), (2, 3, 2)]  # a 0-d parameter included
@@ -71,7 +71,81 @@ SGD_CASES = {
 }
 
 
+RMSPROP_CASES = {
+    "defaults": {},
+    "momentum": {"lr": 0.01, "momentum": 0.9},
+    "centered": {"lr": 0.01, "alpha": 0.9, "centered": True},
+    "centered_momentum_weight_decay": {"lr": 0.005, "momentum": 0.5, "centered": True, "weight_decay": 0.1,
+                                       "eps": 1e-4},
+    "alpha_below_half": {"lr": 0.01, "alpha": 0.3, "centered": True},  # torch's other lerp
+}
+ADAMW_CASES = {
+    "defaults": {},
+    "weight_decay_amsgrad": {"lr": 0.05, "weight_decay": 0.3, "amsgrad": True, "betas": (0.0, 0.9)},
+}
+
+
 # -- parity with torch -------------------------------------------------------------------------
+@pytest.mark.parametrize("options", RMSPROP_CASES.values(), ids=RMSPROP_CASES.keys())
+def test_rmsprop_matches_torch_for_20_steps(options):
+    run_both(lambda p: RMSprop(p, **options), lambda p: torch.optim.RMSprop(p, **options))
+
+
+@pytest.mark.parametrize("options", ADAMW_CASES.values(), ids=ADAMW_CASES.keys())
+def test_adamw_matches_torch_for_20_steps(options):
+    run_both(lambda p: AdamW(p, **options), lambda p: torch.optim.AdamW(p, **options))
+
+
+@pytest.mark.parametrize("name, options", [("RMSprop", {"momentum": 0.9, "centered": True}), ("AdamW", {})])
+def test_new_optimizers_state_dicts_have_torchs_layout_and_resume_from_torchs(name, options):
+    ours, theirs = make_params()
+    our_optimizer, their_optimizer = getattr(minigan.optim, name)(ours, **options), getattr(torch.optim, name)(
+        theirs, **options)
+    rng = numpy.random.default_rng(3)
+    for _ in range(3):
+        set_grads(ours, theirs, rng)
+        our_optimizer.step(), their_optimizer.step()
+    ours_state, theirs_state = our_optimizer.state_dict(), their_optimizer.state_dict()
+    assert {k: sorted(v) for k, v in ours_state["state"].items()} == {k: sorted(v) for k, v in theirs_state["state"].items()}
+    resumed = getattr(minigan.optim, name)([minigan.tensor(t.detach().numpy(), requires_grad=True) for t in theirs],
+                                           **options)
+    resumed.load_state_dict({"state": {i: {k: v.numpy() for k, v in state.items()}
+                                       for i, state in theirs_state["state"].items()},
+                             "param_groups": theirs_state["param_groups"]})
+    set_grads(resumed.param_groups[0]["params"], theirs, rng)
+    resumed.step(), their_optimizer.step()
+    assert_params_match(resumed.param_groups[0]["params"], theirs)
+
+
+SCHEDULES = {
+    "StepLR": (lambda lib, o: lib.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5)),
+    "MultiStepLR": (lambda lib, o: lib.optim.lr_scheduler.MultiStepLR(o, milestones=[2, 5, 5, 9], gamma=0.3)),
+    "ExponentialLR": (lambda lib, o: lib.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)),
+    "LambdaLR": (lambda lib, o: lib.optim.lr_scheduler.LambdaLR(o, lambda epoch: 1 / (1 + epoch))),
+    "CosineAnnealingLR": (lambda lib, o: lib.optim.lr_scheduler.CosineAnnealingLR(o, T_max=4, eta_min=0.001)),
+    "LinearLR": (lambda lib, o: lib.optim.lr_scheduler.LinearLR(o, start_factor=0.25, total_iters=6)),
+}
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+def test_schedules_set_torchs_learning_rates_bit_for_bit_and_resume(name):
+    make = SCHEDULES[name]
+    ours, theirs = make_params()
+    our_optimizer = SGD(groups(ours, {"lr": 0.1}, {"lr": 0.03}), lr=0.1)
+    their_optimizer = torch.optim.SGD(groups(theirs, {"lr": 0.1}, {"lr": 0.03}), lr=0.1)
+    our_schedule, their_schedule = make(minigan, our_optimizer), make(torch, their_optimizer)
+    for epoch in range(14):
+        assert our_schedule.get_last_lr() == their_schedule.get_last_lr(), f"epoch {epoch}"
+        assert [g["lr"] for g in our_optimizer.param_groups] == [g["lr"] for g in their_optimizer.param_groups]
+        our_optimizer.step(), their_optimizer.step()
+        our_schedule.step(), their_schedule.step()
+        if epoch == 6:  # a resume from the saved state continues the same sequence
+            saved = our_schedule.state_dict()
+            our_schedule = make(minigan, our_optimizer)
+            our_schedule.load_state_dict(saved)
+            for group, lr in zip(our_optimizer.param_groups, saved["_last_lr"]):
+                group["lr"] = lr
+
 @pytest.mark.parametrize("options", ADAM_CASES.values(), ids=ADAM_CASES.keys())
 def test_adam_matches_torch_for_20_steps(options):
     run_both(lambda p: Adam(p, **options), lambda p: torch.optim.Adam(p, **options))

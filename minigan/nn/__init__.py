@@ -4,7 +4,7 @@ Seed code ports by changing its imports: `import minigan.nn as nn`, `import mini
 """
 from minigan.nn import functional, init, parallel, utils
 from minigan.nn.activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
-from minigan.nn.container import Sequential
+from minigan.nn.container import ModuleDict, ModuleList, Sequential
 from minigan.nn.conv import Conv2d, ConvTranspose2d
 from minigan.nn.dropout import Dropout
 from minigan.nn.embedding import Embedding

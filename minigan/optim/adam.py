@@ -86,3 +86,17 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, lr, be
     denominator += eps
     # θ ← θ + (−lr / (1 − β1ᵗ))·m / denominator; the gradient's memory is free by now
     param += xp.divide(xp.multiply(exp_avg, -lr / (1 - beta1 ** step), out=grad), denominator, out=grad)
+
+
+class AdamW(Adam):
+    """torch.optim.AdamW (Loshchilov & Hutter, 2019): Adam with decoupled weight decay. Each step
+    first shrinks θ ← θ·(1 − lr·weight_decay), then takes Adam's step with no L2 term."""
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+    def _update(self, group, param, grad, state, scratch, step):
+        param *= 1 - group["lr"] * group["weight_decay"]
+        super()._update({**group, "weight_decay": 0}, param, grad, state, scratch, step)

@@ -226,7 +226,8 @@ class Optimizer:
 
     def _loaded_group(self, saved, group):
         """`group` with the options of the saved group (torch-only keys such as 'foreach' ignored)."""
-        unsupported = [key for key in ("maximize", "decoupled_weight_decay") if saved.get(key)]
+        unsupported = [key for key in ("maximize", "decoupled_weight_decay") if saved.get(key) and not
+                       getattr(self, key, False)]
         if unsupported:
             raise ValueError(f"{self.name}.load_state_dict: the saved group uses {unsupported}, which "
                              f"minigan's {self.name} does not implement")
