@@ -3,7 +3,9 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))  # lets tests import the shared `parity` helper
+TESTS = os.path.dirname(os.path.abspath(__file__))
+# the shared `parity` helper, and the example scripts (so that any test file runs on its own)
+sys.path[:0] = [TESTS, os.path.join(os.path.dirname(TESTS), "examples")]
 
 from minigan import backend  # noqa: E402
 from minigan.testing import standin  # noqa: E402

@@ -75,6 +75,10 @@ LAYERS = [
     pytest.param(lambda nn: nn.LayerNorm([3, 5], eps=1e-3, elementwise_affine=False), (2, 3, 5),
                  id="LayerNorm-no-affine"),
     pytest.param(lambda nn: nn.LayerNorm((3, 5), bias=False), (2, 3, 5), id="LayerNorm-no-bias"),
+    pytest.param(lambda nn: nn.GroupNorm(2, 6), (2, 6, 3, 4), id="GroupNorm"),
+    pytest.param(lambda nn: nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(3, 2, 3, padding=1), nn.MaxPool2d(2),
+                                          nn.ReflectionPad2d(1), nn.AvgPool2d(3, 1), nn.AdaptiveAvgPool2d(2)),
+                 (2, 3, 4, 5), id="Upsample-Conv2d-pools-pad"),
     pytest.param(lambda nn: nn.ReLU(), (3, 4), id="ReLU"),
     pytest.param(lambda nn: nn.LeakyReLU(), (3, 4), id="LeakyReLU"),
     pytest.param(lambda nn: nn.LeakyReLU(0.2), (3, 4), id="LeakyReLU-0.2"),
@@ -148,9 +152,14 @@ def test_functional_embedding_matches_torch():
 
 
 def _torch_signature(function):
-    """torch's signature of a function: inspect's, or for a builtin the first line of its docstring."""
+    """torch's signature of a function: inspect's, or for a builtin the first line of its docstring;
+    for a boolean dispatch (max_pool2d: (*args, **kwargs)), that of the function it dispatches to."""
     try:
-        return inspect.signature(function)
+        signature = inspect.signature(function)
+        kinds = [p.kind for p in signature.parameters.values()]
+        if kinds == [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD]:
+            return inspect.signature(getattr(TF, "_" + function.__name__))
+        return signature
     except ValueError:
         header = function.__doc__.strip().split("\n")[0].split(" -> ")[0]
         namespace = {}

@@ -12,6 +12,9 @@ from minigan.nn.flatten import Flatten, Unflatten
 from minigan.nn.linear import Linear, LinearActivation
 from minigan.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from minigan.nn.module import Module
-from minigan.nn.normalization import BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm
+from minigan.nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm
+from minigan.nn.padding import ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
 from minigan.nn.parallel import DataParallel
 from minigan.nn.parameter import Parameter
+from minigan.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minigan.nn.upsampling import Upsample

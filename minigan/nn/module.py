@@ -37,6 +37,7 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_forward_pre_hooks", {})
         object.__setattr__(self, "_forward_hooks", {})
         object.__setattr__(self, "_backward_hooks", {})
 
@@ -46,6 +47,10 @@ class Module:
     def __call__(self, *args, **kwargs):
         if not self.has_hooks():
             return self.forward(*args, **kwargs)
+        for hook in list(self._forward_pre_hooks.values()):
+            replacement = hook(self, args)
+            if replacement is not None:
+                args = replacement if isinstance(replacement, tuple) else (replacement,)
         backward_hooks = None
         if self._backward_hooks and is_grad_enabled():
             backward_hooks = BackwardHookCall(self, self._backward_hooks.values(), args)
@@ -58,6 +63,11 @@ class Module:
         return output if backward_hooks is None else backward_hooks.wrap_output(output)
 
     # -- hooks: see minigan/nn/hooks.py -----------------------------------------------------------
+    def register_forward_pre_hook(self, hook):
+        """Call `hook(module, inputs)` before every forward; a returned value replaces the inputs
+        (a tuple, or a single input). Returns a handle whose .remove() takes the hook off."""
+        return RemovableHandle(self._forward_pre_hooks, hook)
+
     def register_forward_hook(self, hook):
         """Call `hook(module, inputs, output)` after every forward; a returned value replaces the
         output. Returns a handle whose .remove() takes the hook off."""
@@ -70,7 +80,7 @@ class Module:
         return RemovableHandle(self._backward_hooks, hook)
 
     def has_hooks(self):
-        return bool(self._forward_hooks or self._backward_hooks)
+        return bool(self._forward_pre_hooks or self._forward_hooks or self._backward_hooks)
 
     # -- registration -----------------------------------------------------------------------
     def register_parameter(self, name, param):

@@ -1,14 +1,15 @@
-"""Normalisation layers: BatchNorm1d, BatchNorm2d, InstanceNorm2d and LayerNorm, as torch's.
+"""Normalisation layers: BatchNorm1d, BatchNorm2d, InstanceNorm2d, LayerNorm and GroupNorm, as torch's.
 
 BatchNorm normalises each channel with the statistics of the batch while training and with its
 running statistics (buffers, saved in state_dict) in evaluation; InstanceNorm normalises each
-sample's channel on its own; LayerNorm normalises over the trailing `normalized_shape` dims.
+sample's channel on its own; LayerNorm normalises over the trailing `normalized_shape` dims;
+GroupNorm normalises each sample's groups of channels.
 """
 from minigan.creation import ones, tensor, zeros
 from minigan.errors import ShapeError
 from minigan.nn.module import Module
 from minigan.nn.parameter import Parameter
-from minigan.ops.norm import batch_norm, instance_norm, layer_norm
+from minigan.ops.norm import batch_norm, group_norm, instance_norm, layer_norm
 
 
 class _NormBase(Module):
@@ -134,4 +135,30 @@ class LayerNorm(Module):
 
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """GroupNorm(num_groups, num_channels, eps=1e-05, affine=True, *, bias=True): the channels of
+    each sample in num_groups groups, each normalised over its channels and positions; weight and
+    bias (C,)."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-05, affine=True, device=None, dtype=None, *, bias=True):
+        super().__init__()
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        factory = dict(dtype=dtype, device=device)
+        self.register_parameter("weight", Parameter(ones(num_channels, **factory)) if affine else None)
+        self.register_parameter("bias", Parameter(zeros(num_channels, **factory)) if affine and bias else None)
+
+    def forward(self, input):
+        if input.ndim < 2 or input.shape[1] != self.num_channels:
+            raise ShapeError(f"{self!r}: expected an input (N, {self.num_channels}, *), got shape "
+                             f"{tuple(input.shape)}")
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")

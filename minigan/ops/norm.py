@@ -1,11 +1,13 @@
-"""Normalisation: batch_norm, instance_norm and layer_norm, one shared core, exact to second order.
+"""Normalisation: batch_norm, instance_norm, layer_norm and group_norm, one shared core, exact to
+second order.
 
-All three compute  y = (x - mean) / sqrt(var + eps) * weight + bias  and differ only in which
+All four compute  y = (x - mean) / sqrt(var + eps) * weight + bias  and differ only in which
 axes the statistics are taken over and how the statistics and the affine parameters are shaped:
 
     batch_norm     (N, C, *)   over N and *        one mean per channel        weight (C,)
     instance_norm  (N, C, *)   over *              one mean per sample+channel weight (C,)
     layer_norm     (*, S)      over the trailing S one mean per leading index  weight S
+    group_norm     (N, C, *)   over C/G channels + * one mean per sample+group weight (C,)
 
 The core is composed from differentiable ops (mean, subtraction, rsqrt, multiplication), so the
 backward of every piece is again made of ops and the second derivative needed by a gradient
@@ -17,6 +19,8 @@ torch normalises with.
 Running statistics (batch_norm, instance_norm) are updated in place on their `.array`, outside the
 graph, with the *unbiased* batch variance (divide by n - 1), as torch does.
 """
+import numbers
+
 from minigan.autograd import grad
 from minigan.backend import get_array_module
 from minigan.cuda import kernels
@@ -299,3 +303,15 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
             raise ShapeError(f"{op}: {name} has shape {tensor.shape}, expected normalized_shape {normalized_shape}")
     normalized, _ = _normalize(input, tuple(range(input.ndim - count, input.ndim)), eps)
     return _affine(normalized, weight, bias, normalized_shape)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-05):
+    """torch.nn.functional.group_norm: each sample's channels in `num_groups` groups, each group
+    normalised over its channels and positions; then the per-channel affine map."""
+    if input.ndim < 2 or not isinstance(num_groups, numbers.Integral) or input.shape[1] % num_groups:
+        raise ShapeError(f"group_norm: expected an input (N, C, *) with C divisible by num_groups={num_groups}, "
+                         f"got shape {tuple(input.shape)}")
+    batch, channels = input.shape[:2]
+    grouped = input.reshape(batch, num_groups, -1)
+    normalized, _ = _normalize(grouped, (2,), eps)
+    return _affine(normalized.reshape(input.shape), weight, bias, (channels,) + (1,) * (input.ndim - 2))

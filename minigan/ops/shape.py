@@ -365,17 +365,56 @@ def stack(tensors, dim=0):
     return cat([unsqueeze(t, axis) for t in tensors], axis)
 
 
+def _source_positions(xp, size, before, after, mode):
+    """For padding an axis of `size` by (before, after) in `mode`, the position each output element
+    is read from: reflect mirrors about the edge (the edge once), replicate repeats the edge,
+    circular wraps around."""
+    positions = xp.arange(-before, size + after)
+    if mode == "reflect":
+        return xp.abs((positions + size - 1) % (2 * size - 2) - (size - 1)) if size > 1 else positions * 0
+    if mode == "replicate":
+        return xp.clip(positions, 0, size - 1)
+    return positions % size
+
+
+def _check_pad_fits(mode, x, pairs):
+    """torch's limits: non-constant modes pad the last 1 to 3 dims of an input with 1 or 2 more,
+    reflect by less than the size, circular by at most it."""
+    padded = len(pairs)
+    if x.ndim not in (padded + 1, padded + 2) or padded > 3:
+        raise NotImplementedError(f"pad: mode {mode!r} pads the last 1 to 3 dims of an input with 1 or 2 more "
+                                  f"(batch, channel); got {padded} dims to pad for shape {tuple(x.shape)}")
+    for (before, after), size in zip(pairs[::-1], x.shape[-padded:]):
+        limit_ok = max(before, after) < size if mode == "reflect" else max(before, after) <= size
+        if not limit_ok and (before or after):
+            raise ValueError(f"pad: padding ({before}, {after}) with mode {mode!r} is too large for a dim of "
+                             f"size {size}; reflect needs less than the size, circular at most the size")
+
+
 def pad(input, pad, mode="constant", value=None):
-    """torch.nn.functional.pad: `pad` lists (before, after) pairs starting from the last dim; the
-    padding is `value` (None: 0)."""
+    """torch.nn.functional.pad: `pad` lists (before, after) pairs starting from the last dim.
+    'constant' pads with `value` (None: 0); 'reflect', 'replicate' and 'circular' read the padding
+    from the input itself, one index gather per padded axis (so the gradient of a padded element
+    flows back to the element it copies)."""
     x = input
-    value = 0.0 if value is None else value
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant'")
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported; 'constant', 'reflect', 'replicate' or "
+                                  "'circular'")
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: {pad} must hold (before, after) pairs for at most {x.ndim} dims")
     if any(p < 0 for p in pad):
         raise ValueError(f"pad: negative padding {pad} is not supported; slice the tensor instead")
     pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)]
-    widths = tuple([(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1])
-    return Pad(widths, value)(x)
+    if mode == "constant":
+        widths = tuple([(0, 0)] * (x.ndim - len(pairs)) + pairs[::-1])
+        return Pad(widths, 0.0 if value is None else value)(x)
+    if value:
+        raise ValueError(f"pad: padding mode {mode!r} doesn't take in value argument")
+    _check_pad_fits(mode, x, pairs)
+    xp = get_array_module(x.array)
+    for axis_from_end, (before, after) in enumerate(pairs, start=1):
+        if before or after:
+            axis = x.ndim - axis_from_end
+            positions = _source_positions(xp, x.shape[axis], before, after, mode)
+            x = x[(slice(None),) * axis + (Tensor(positions),)]
+    return x
