@@ -29,6 +29,35 @@ int64 = numpy.int64
 int32 = numpy.int32
 uint8 = numpy.uint8
 bool_ = numpy.bool_
+int16 = numpy.int16
+int8 = numpy.int8
+
+
+class finfo:
+    """torch.finfo: the limits of a float dtype (the default dtype if none), as Python numbers."""
+
+    def __init__(self, type=None):
+        info = numpy.finfo(default_dtype() if type is None else type)
+        self.bits, self.dtype = int(info.bits), str(info.dtype)
+        self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
+        self.tiny = self.smallest_normal = float(info.smallest_normal)
+        self.resolution = 10.0 ** -int(info.precision)
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, eps={self.eps:g}, "
+                f"smallest_normal={self.smallest_normal:g}, tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """torch.iinfo: the limits of an integer dtype, as Python ints."""
+
+    def __init__(self, type):
+        info = numpy.iinfo(type)
+        self.bits, self.dtype, self.max, self.min = int(info.bits), str(info.dtype), int(info.max), int(info.min)
+
+    def __repr__(self):
+        return f"iinfo(min={self.min}, max={self.max}, dtype={self.dtype})"
+
 
 _default_float_dtype = numpy.dtype(numpy.float32)
 

@@ -99,26 +99,123 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
     return Tensor(xp.arange(start, end, step, dtype=dtype or numpy.int64), requires_grad=requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad=False, device=None):
-    """Uniform samples in [0, 1) from the seeded generator of `device`."""
-    samples = random.generator(device).random(_shape(size), dtype=_float_dtype(dtype))
+def rand(*size, generator=None, dtype=None, requires_grad=False, device=None):
+    """Uniform samples in [0, 1) from the seeded generator of `device` (or `generator`)."""
+    samples = random.generator(device, generator).random(_shape(size), dtype=_float_dtype(dtype))
     return Tensor(samples, requires_grad=requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad=False, device=None):
-    """Standard normal samples from the seeded generator of `device`."""
-    samples = random.generator(device).standard_normal(_shape(size), dtype=_float_dtype(dtype))
+def randn(*size, generator=None, dtype=None, requires_grad=False, device=None):
+    """Standard normal samples from the seeded generator of `device` (or `generator`)."""
+    samples = random.generator(device, generator).standard_normal(_shape(size), dtype=_float_dtype(dtype))
     return Tensor(samples, requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None):
+def rand_like(input, dtype=None, requires_grad=False, device=None):
+    return rand(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad, device=device or input.device)
+
+
+def randn_like(input, dtype=None, requires_grad=False, device=None):
+    return randn(input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad, device=device or input.device)
+
+
+def randint(low, high=None, size=(), generator=None, dtype=None, device=None):
     if high is None:
         low, high = 0, low
-    return Tensor(random.generator(device).integers(low, high, size=tuple(size), dtype=dtype or numpy.int64))
+    draws = random.generator(device, generator).integers(low, high, size=tuple(size), dtype=dtype or numpy.int64)
+    return Tensor(draws)
 
 
-def randperm(n, device=None):
-    return Tensor(random.permutation(n, device))
+def randperm(n, generator=None, device=None):
+    return Tensor(random.permutation(n, device, generator))
+
+
+def normal(mean, std=1.0, size=None, generator=None):
+    """torch.normal: samples of N(mean, std²); mean and std tensors (broadcast together) or numbers
+    (then `size` gives the shape). Not differentiable in mean or std, as in torch."""
+    tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
+    if tensors:
+        xp = backend.get_array_module(tensors[0].array)
+        mean_array, std_array = (t.array if isinstance(t, Tensor) else t for t in (mean, std))
+        shape = xp.broadcast_shapes(*(t.shape for t in tensors))
+        dtype = tensors[0].dtype
+        device = tensors[0].device
+    elif size is None:
+        raise TypeError("normal: give mean or std as a tensor, or a size")
+    else:
+        mean_array, std_array, shape = mean, std, _shape((size,))
+        dtype, device = backend.default_dtype(), None
+    if numpy.any(numpy.asarray(backend.to_numpy(std_array)) < 0):
+        raise ValueError(f"normal: expects all elements of std >= 0.0, got {std}")
+    draws = random.generator(device, generator).standard_normal(shape)
+    return Tensor((mean_array + std_array * draws).astype(dtype))
+
+
+def bernoulli(input, p=None, generator=None):
+    """torch.bernoulli: 1 with probability input (or p), else 0, in input's dtype."""
+    probabilities = input.array if p is None else p
+    draws = random.generator(input.device, generator).random(input.shape)
+    return Tensor((draws < probabilities).astype(input.dtype))
+
+
+def multinomial(input, num_samples, replacement=False, generator=None):
+    """torch.multinomial: `num_samples` category indices per row of the (unnormalised) weights
+    `input` (1-D or 2-D); without replacement each category at most once (Gumbel top-k, one
+    vectorised draw), with it by inverse sampling of the cumulative weights."""
+    weights = input.array.astype(numpy.float64)
+    xp = backend.get_array_module(weights)
+    rows = weights.reshape(-1, weights.shape[-1])
+    if (rows < 0).any() or not xp.isfinite(rows).all() or (rows.sum(axis=1) <= 0).any():
+        raise ValueError("multinomial: invalid probability distribution (negative, infinite or NaN weights, or "
+                         "a row summing to 0)")
+    if not replacement and num_samples > int((rows > 0).sum(axis=1).min()):
+        raise ValueError(f"multinomial: cannot sample n_sample ({num_samples}) > prob_dist.size(-1) without "
+                         "replacement from a row with fewer nonzero weights")
+    rng = random.generator(input.device, generator)
+    if replacement:
+        cumulative = rows.cumsum(axis=1)
+        uniform = rng.random((rows.shape[0], num_samples)) * cumulative[:, -1:]
+        picks = (uniform[:, :, None] >= cumulative[:, None, :]).sum(axis=2)
+    else:
+        gumbel = -xp.log(-xp.log(rng.random(rows.shape)))
+        keys = xp.where(rows > 0, xp.log(xp.where(rows > 0, rows, 1)) + gumbel, -xp.inf)
+        picks = xp.argsort(-keys, axis=1, kind="stable")[:, :num_samples]
+    return Tensor(picks.reshape(weights.shape[:-1] + (num_samples,)).astype(numpy.int64))
+
+
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    xp = backend.module_for(device)
+    return Tensor(xp.eye(n, n if m is None else m, dtype=_float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    """`steps` evenly spaced values from start to end, as torch computes them: from the start for
+    the first half, from the end for the second (so both ends are exact)."""
+    xp = backend.module_for(device)
+    index = xp.arange(steps, dtype=numpy.float64)
+    step = (end - start) / (steps - 1) if steps > 1 else 0.0
+    halfway = steps // 2
+    values = xp.where(index < halfway, start + step * index, end - step * (steps - 1 - index))
+    return Tensor(values.astype(_float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def _new(make):
+    """x.new_zeros(size) and friends: make(size) with x's dtype and device unless given."""
+    def new(self, *size, dtype=None, device=None, requires_grad=False, **options):
+        return make(_shape(size), dtype=dtype or self.dtype, device=device or self.device,
+                    requires_grad=requires_grad, **options)
+    return new
+
+
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
+NEW_METHODS = {
+    "new_zeros": _new(zeros), "new_ones": _new(ones), "new_empty": _new(zeros), "new_tensor": new_tensor,
+    "new_full": lambda self, size, fill_value, dtype=None, device=None, requires_grad=False: full(
+        size, fill_value, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad),
+}
 
 
 # --------------------------------------------------------------------------------------------

@@ -20,8 +20,37 @@ def manual_seed(seed):
     return generator()
 
 
-def generator(device="cpu"):
-    """The generator of `device` (on 'cpu' a numpy.random.Generator)."""
+class Generator:
+    """torch.Generator: a random stream of its own, for the `generator=` argument of rand, randn,
+    randint, randperm, normal, bernoulli, multinomial and the in-place samplers; seeded by
+    manual_seed(seed) (fresh entropy until then)."""
+
+    def __init__(self, device="cpu"):
+        self.device = backend.check_device(device)
+        self._initial_seed = None
+        self.rng = backend.module_for(self.device).random.default_rng()
+
+    def manual_seed(self, seed):
+        self._initial_seed = int(seed)
+        self.rng = backend.module_for(self.device).random.default_rng(self._initial_seed)
+        return self
+
+    def initial_seed(self):
+        return self._initial_seed
+
+    def get_state(self):
+        return self.rng.bit_generator.state
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = state
+        return self
+
+
+def generator(device="cpu", given=None):
+    """The generator to draw from: `given`'s (a Generator passed as generator=) or else the seeded
+    one of `device` (on 'cpu' a numpy.random.Generator)."""
+    if given is not None:
+        return given.rng if isinstance(given, Generator) else given
     xp = backend.module_for(device)
     rng = _generators.get(xp)
     if rng is None:
@@ -29,9 +58,9 @@ def generator(device="cpu"):
     return rng
 
 
-def permutation(n, device="cpu"):
+def permutation(n, device="cpu", given=None):
     """A random permutation of 0 .. n-1 on `device`: the order that sorts n uniform samples."""
-    return backend.module_for(device).argsort(generator(device).random(n))
+    return backend.module_for(device).argsort(generator(device, given).random(n))
 
 
 def get_rng_state():

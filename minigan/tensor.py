@@ -232,6 +232,14 @@ class Tensor:
     __hash__ = object.__hash__
 
 
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(input):
+    return input.numel()
+
+
 # --------------------------------------------------------------------------------------------
 # Grad mode: whether ops record a graph
 # --------------------------------------------------------------------------------------------

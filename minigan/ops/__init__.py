@@ -10,15 +10,18 @@ import numpy
 
 from minigan import backend
 from minigan.backend import get_array_module
-from minigan.creation import LegacyTensorType, legacy_type_named, legacy_type_of
+from minigan.creation import NEW_METHODS, LegacyTensorType, bernoulli, legacy_type_named, legacy_type_of, multinomial
 from minigan.errors import ShapeError
 from minigan.ops import activation, inplace, math, reduce, shape
-from minigan.ops.activation import leaky_relu, logsigmoid, relu, sigmoid, softplus, tanh
-from minigan.ops.math import (abs, add, clamp, div, exp, log, matmul, maximum, minimum, mul, neg,
-                              pow, rsqrt, sign, sqrt, sub, where)
-from minigan.ops.reduce import amax, argmax, mean, norm, sum, var
-from minigan.ops.shape import (cast, cat, clone, expand, flatten, getitem, pad, permute, reshape,
-                               squeeze, stack, to_device, transpose, unsqueeze)
+from minigan.ops.activation import leaky_relu, log_softmax, logsigmoid, relu, sigmoid, softmax, softplus, tanh
+from minigan.ops.math import (abs, add, allclose, bmm, clamp, div, dot, equal, exp, isfinite, isnan, lerp, log,
+                              masked_fill, matmul, maximum, minimum, mm, mul, neg, outer, pow, rsqrt, sign, sqrt,
+                              square, sub, where)
+from minigan.ops.reduce import (all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm, sort,
+                                std, sum, topk, var)
+from minigan.ops.shape import (cast, cat, chunk, clone, expand, flatten, flip, gather, getitem, index_select,
+                               meshgrid, narrow, pad, permute, repeat, repeat_interleave, reshape, roll, scatter,
+                               split, squeeze, stack, tile, to_device, transpose, unsqueeze)
 from minigan.tensor import Tensor
 
 
@@ -89,14 +92,28 @@ _OPERATORS = {
     "__eq__": _comparison(operator.eq, "eq"), "__ne__": _comparison(operator.ne, "ne"),
 }
 
+def _split(self, split_size, dim=0):
+    return split(self, split_size, dim)
+
+
 _METHODS = {
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul, "neg": neg,
     "exp": exp, "log": log, "sqrt": sqrt, "rsqrt": rsqrt, "abs": abs, "sign": sign, "clamp": clamp, "clip": clamp,
-    "maximum": maximum, "minimum": minimum,
-    "relu": relu, "sigmoid": sigmoid, "tanh": tanh,
-    "sum": sum, "mean": mean, "var": var, "norm": norm, "amax": amax, "argmax": argmax,
+    "maximum": maximum, "minimum": minimum, "square": square, "lerp": lerp, "masked_fill": masked_fill,
+    "mm": mm, "bmm": bmm, "dot": dot, "outer": outer, "isnan": isnan, "isfinite": isfinite,
+    "allclose": allclose, "equal": equal,
+    "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax,
+    "sum": sum, "mean": mean, "var": var, "std": std, "norm": norm, "amax": amax, "amin": amin, "argmax": argmax,
+    "argmin": argmin, "max": max, "min": min, "any": any, "all": all, "logsumexp": logsumexp, "cumsum": cumsum,
+    "sort": sort, "topk": topk,
     "reshape": reshape, "view": reshape, "flatten": flatten, "permute": permute,
     "transpose": transpose, "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand,
+    "chunk": chunk, "split": _split, "repeat": repeat, "tile": tile, "repeat_interleave": repeat_interleave,
+    "flip": flip, "roll": roll, "gather": gather, "scatter": scatter, "index_select": index_select, "narrow": narrow,
+    "view_as": lambda self, other: reshape(self, other.shape), "expand_as": lambda self, other: expand(self, other.shape),
+    "type_as": lambda self, other: _to(self, other),
+    "where": lambda self, condition, other: where(condition, self, other),
+    "bernoulli": bernoulli, "multinomial": multinomial,
     "clone": clone, "to": _to, "type": _type,
     "cuda": lambda self, device=None, non_blocking=False: to_device(self, "cuda" if device is None else device),
     "cpu": lambda self: to_device(self, "cpu"),
@@ -110,7 +127,19 @@ _METHODS = {
     "le": _OPERATORS["__le__"], "gt": _OPERATORS["__gt__"], "ge": _OPERATORS["__ge__"],
 }
 
-for _name, _op in {**_OPERATORS, **_METHODS, **inplace.METHODS}.items():
+for _name, _op in {**_OPERATORS, **_METHODS, **inplace.METHODS, **NEW_METHODS}.items():
     setattr(Tensor, _name, _op)
 Tensor.mT = property(lambda self: transpose(self, -2, -1))
 Tensor.T = property(lambda self: permute(self, tuple(reversed(range(self.ndim)))))
+
+
+def _function_form(name):
+    """torch.eq(a, b) is a.eq(b): the function form of a method."""
+    def function(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+    function.__name__ = name
+    return function
+
+
+eq, ne, lt, le, gt, ge, detach, is_floating_point, t = map(
+    _function_form, ["eq", "ne", "lt", "le", "gt", "ge", "detach", "is_floating_point", "t"])

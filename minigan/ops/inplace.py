@@ -20,7 +20,7 @@ from minigan import random
 from minigan.backend import as_array, get_array_module
 from minigan.errors import DTypeError, ShapeError
 from minigan.ops.activation import LeakyReLU, ReLU, Sigmoid, Tanh, leaky_relu
-from minigan.ops.math import add, clamp, div, exp, mul, pow, sub, where
+from minigan.ops.math import add, clamp, div, exp, lerp, mul, pow, sub, where
 from minigan.ops.shape import cast, index_put
 from minigan.tensor import Tensor, has_views_in_graph, is_grad_enabled, no_grad, rebase
 
@@ -131,6 +131,11 @@ def clamp_(x, min=None, max=None):
     return apply_inplace(x, "clamp_", lambda a: clamp(a, min, max), reads_input=True)
 
 
+def lerp_(x, end, weight):
+    """x ← x + weight·(end - x): an exponential moving average's update, ema.lerp_(p, 1 - decay)."""
+    return apply_inplace(x, "lerp_", lambda a, e: lerp(a, e, weight), end, reads_input=_requires_grad(weight))
+
+
 def masked_fill_(x, mask, value):
     mask = mask.array if isinstance(mask, Tensor) else mask
     return apply_inplace(x, "masked_fill_", lambda a, v: where(mask, v, a), value)
@@ -184,7 +189,7 @@ def leaky_relu_(x, negative_slope=0.01):
 
 METHODS = {
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_, "clamp_": clamp_, "clip_": clamp_,
-    "masked_fill_": masked_fill_, "fill_": fill_, "zero_": zero_, "copy_": copy_,
+    "lerp_": lerp_, "masked_fill_": masked_fill_, "fill_": fill_, "zero_": zero_, "copy_": copy_,
     "normal_": normal_, "uniform_": uniform_,
     "exp_": lambda x: apply_inplace(x, "exp_", exp),
     "relu_": lambda x: activation_(x, "relu_", ReLU()),

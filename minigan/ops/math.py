@@ -1,4 +1,5 @@
 """Elementwise arithmetic and matmul, each forward beside its backward, with torch's type promotion."""
+import builtins
 import numbers
 
 import numpy
@@ -418,6 +419,14 @@ def where(condition, a, b):
     return Where(condition)(a, b)
 
 
+def masked_fill(x, mask, value):
+    """x with `value` (a number, or a 0-d tensor: then differentiable) where the bool `mask`,
+    broadcasting to x, is True; the result keeps x's dtype."""
+    if not isinstance(value, Tensor):
+        value = Tensor(get_array_module(x.array).asarray(value, dtype=x.dtype))
+    return where(mask, value, x)
+
+
 def matmul(a, b):
     """torch.matmul: vectors are promoted to matrices for the product, then the axis is dropped."""
     if a.ndim == 0 or b.ndim == 0:
@@ -432,3 +441,123 @@ def matmul(a, b):
     if b.ndim == 1:
         return MatMul()(a, b.unsqueeze(-1)).squeeze(-1)
     return MatMul()(a, b)
+
+
+def _check_ndim(op, expected, **tensors):
+    for name, t in tensors.items():
+        if t.ndim != expected:
+            raise ShapeError(f"{op}: {name} must be {expected}-D, got shape {t.shape}")
+
+
+def mm(input, mat2):
+    _check_ndim("mm", 2, input=input, mat2=mat2)
+    return matmul(input, mat2)
+
+
+def bmm(input, mat2):
+    _check_ndim("bmm", 3, input=input, mat2=mat2)
+    return matmul(input, mat2)
+
+
+def dot(input, tensor):
+    _check_ndim("dot", 1, input=input, tensor=tensor)
+    return matmul(input, tensor)
+
+
+def outer(input, vec2):
+    _check_ndim("outer", 1, input=input, vec2=vec2)
+    return input.reshape(-1, 1) * vec2.reshape(1, -1)
+
+
+def square(x):
+    return x * x
+
+
+def lerp(input, end, weight):
+    """input + weight·(end - input), computed from the nearer end as torch does (for |weight| < 0.5
+    from input, else end - (end - input)·(1 - weight)), so the results agree to the last bit."""
+    difference = end - input
+    if not isinstance(weight, Tensor):
+        return input + weight * difference if builtins.abs(weight) < 0.5 else end - difference * (1 - weight)
+    return where(weight.abs() < 0.5, input + weight * difference, end - difference * (1 - weight))
+
+
+def isnan(x):
+    return Tensor(get_array_module(x.array).isnan(x.array))
+
+
+def isfinite(x):
+    return Tensor(get_array_module(x.array).isfinite(x.array))
+
+
+def _einsum_subscripts(equation, count):
+    """The input subscripts and the output subscript of an einsum equation ('ij,jk->ik'; without
+    '->', the letters that appear once, in alphabetical order, as in torch)."""
+    equation = equation.replace(" ", "")
+    if "." in equation:
+        raise NotImplementedError(f"einsum: ellipsis ('...') is not supported, got {equation!r}")
+    inputs, arrow, output = equation.partition("->")
+    inputs = inputs.split(",")
+    if len(inputs) != count:
+        raise ValueError(f"einsum: {equation!r} names {len(inputs)} operands, got {count}")
+    if not arrow:
+        letters = "".join(inputs)
+        output = "".join(sorted(letter for letter in set(letters) if letters.count(letter) == 1))
+    for subscript in inputs:
+        if len(set(subscript)) != len(subscript):
+            raise NotImplementedError(f"einsum: a letter repeated within one operand (a diagonal, {subscript!r}) is "
+                                      "not supported")
+    return inputs, output
+
+
+class Einsum(Function):
+    """Σ over the letters not in the output of the product of the operands. The gradient of each
+    operand is again an einsum, of the incoming gradient with the other operands, broadcast over
+    the letters only that operand had (its sums)."""
+
+    def __init__(self, inputs, output):
+        self.inputs_subscripts, self.output_subscript = inputs, output
+
+    def forward(self, *operands):
+        return get_array_module(operands[0]).einsum(f"{','.join(self.inputs_subscripts)}->{self.output_subscript}",
+                                                    *operands)
+
+    def backward(self, grad_output):
+        grads = []
+        for i, subscript in enumerate(self.inputs_subscripts):
+            if not self.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [(s, t) for j, (s, t) in enumerate(zip(self.inputs_subscripts, self.inputs)) if j != i]
+            available = set(self.output_subscript).union(*(s for s, _ in others))
+            kept = "".join(letter for letter in subscript if letter in available)
+            grad = Einsum([self.output_subscript] + [s for s, _ in others], kept)(grad_output, *(t for _, t in others))
+            if kept != subscript:  # letters summed over in this operand alone: each element got the sum
+                grad = grad.reshape(tuple(self.inputs[i].shape[k] if letter in available else 1
+                                          for k, letter in enumerate(subscript))).expand(self.inputs[i].shape)
+            grads.append(grad)
+        return tuple(grads)
+
+
+def einsum(equation, *operands):
+    """torch.einsum('ij,jk->ik', a, b) (operands also as one list); no ellipsis, no diagonals."""
+    operands = tuple(operands[0]) if len(operands) == 1 and isinstance(operands[0], (tuple, list)) else operands
+    inputs, output = _einsum_subscripts(equation, len(operands))
+    for subscript, operand in zip(inputs, operands):
+        if len(subscript) != operand.ndim:
+            raise ShapeError(f"einsum: subscript {subscript!r} has {len(subscript)} letters for an operand of shape "
+                             f"{operand.shape}")
+    dtype = result_type(*operands)
+    return Einsum(inputs, output)(*(cast(operand, dtype) for operand in operands))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """Whether |input - other| <= atol + rtol·|other| everywhere (broadcasting): a Python bool."""
+    check_same_device("allclose", [input.array, other.array])
+    return bool(get_array_module(input.array).allclose(input.array, other.array, rtol, atol, equal_nan))
+
+
+def equal(input, other):
+    """Whether both have the same shape and the same values: a Python bool."""
+    check_same_device("equal", [input.array, other.array])
+    return input.shape == other.shape and bool((input.array == other.array).all())

@@ -1,10 +1,17 @@
-"""Reductions over dims: sum, mean, var, norm (and max/argmax), with torch's `dim`/`keepdim`; the Sum
-Function lives with its adjoint, broadcasting, in broadcast.py."""
+"""Reductions over dims: sum, mean, var, std, norm, max/min (with their indices), logsumexp, any/all
+and cumsum, with torch's `dim`/`keepdim`; the Sum Function lives with its adjoint, broadcasting, in
+broadcast.py."""
+import builtins
+from collections import namedtuple
+
 from minigan.backend import get_array_module
 from minigan.ops.broadcast import Sum, broadcast_to
-from minigan.ops.math import where
-from minigan.ops.shape import reshape
+from minigan.ops.math import maximum, minimum, where
+from minigan.ops.shape import clone, flip, gather, reshape, squeeze
 from minigan.tensor import Function, Tensor
+
+# what torch.max(x, dim), sort and topk return: a tuple with named fields
+values_and_indices = namedtuple("values_and_indices", ["values", "indices"])
 
 
 def _axes(dim, ndim, op):
@@ -12,7 +19,7 @@ def _axes(dim, ndim, op):
     if dim is None or (isinstance(dim, (tuple, list)) and not dim):  # torch reads dim=() as every dim
         return tuple(range(ndim))
     dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-    size = max(ndim, 1)
+    size = builtins.max(ndim, 1)
     for d in dims:
         if not -size <= d < size:
             raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
@@ -84,7 +91,7 @@ def var(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
         correction = 0 if unbiased is False else 1
     axes = _axes(dim, x.ndim, "var")
     centered = x - mean(x, axes, keepdim=True)
-    return Sum(axes, keepdim)(centered * centered) / max(_count(x, axes) - correction, 0)
+    return Sum(axes, keepdim)(centered * centered) / builtins.max(_count(x, axes) - correction, 0)
 
 
 def norm(x, p=2, dim=None, keepdim=False):
@@ -101,9 +108,134 @@ def amax(x, dim=None, keepdim=False):
     return Max(_axes(dim, x.ndim, "amax"), keepdim)(x)
 
 
-def argmax(x, dim=None, keepdim=False):
-    """Index of the largest element (no gradient: indices are not differentiable)."""
+def amin(x, dim=None, keepdim=False):
+    return -amax(-x, dim, keepdim)
+
+
+def _arg(x, dim, keepdim, pick, op):
+    """Index of the first element `pick` (argmax or argmin) chooses along `dim`, or in the flattened
+    tensor (no gradient: indices are not differentiable)."""
     xp = get_array_module(x.array)
     if dim is None:
-        return Tensor(xp.asarray(x.array.argmax()))
-    return Tensor(xp.asarray(x.array.argmax(axis=dim, keepdims=keepdim)))
+        index = getattr(x.array.reshape(-1), pick)()
+        return Tensor(xp.asarray(index).reshape((1,) * x.ndim if keepdim else ()))
+    axis = _axes(dim, x.ndim, op)[0] if x.ndim else None
+    return Tensor(xp.asarray(getattr(x.array, pick)(axis=axis, keepdims=keepdim)))
+
+
+def argmax(x, dim=None, keepdim=False):
+    return _arg(x, dim, keepdim, "argmax", "argmax")
+
+
+def argmin(x, dim=None, keepdim=False):
+    return _arg(x, dim, keepdim, "argmin", "argmin")
+
+
+def _extreme(x, dim, keepdim, other, largest):
+    """torch.max / torch.min: of the whole tensor (ties share the gradient); along `dim`, the
+    values and the indices of the first extreme ones (the gradient goes to that one); with a
+    tensor `other`, the elementwise maximum / minimum."""
+    if isinstance(dim, Tensor):
+        dim, other = None, dim
+    if other is not None:
+        return maximum(x, other) if largest else minimum(x, other)
+    if dim is None:
+        return amax(x) if largest else amin(x)
+    indices = _arg(x, dim, True, "argmax" if largest else "argmin", "max" if largest else "min")
+    axis = _axes(dim, x.ndim, "max")[0] if x.ndim else 0
+    values = gather(x, axis, indices) if x.ndim else clone(x)
+    if not keepdim and x.ndim:
+        values, indices = squeeze(values, axis), squeeze(indices, axis)
+    return values_and_indices(values, indices)
+
+
+def max(x, dim=None, keepdim=False, *, other=None):
+    return _extreme(x, dim, keepdim, other, largest=True)
+
+
+def min(x, dim=None, keepdim=False, *, other=None):
+    return _extreme(x, dim, keepdim, other, largest=False)
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return var(x, dim, unbiased, keepdim, correction=correction).sqrt()
+
+
+def logsumexp(x, dim, keepdim=False):
+    """log Σ exp(x) along `dim`, shifted by the max (a constant of the graph) so no exp overflows;
+    an infinite max is not subtracted, as torch does. Its gradient is softmax(x)."""
+    axes = _axes(dim, x.ndim, "logsumexp")
+    shift = x.array.max(axis=axes, keepdims=True) if x.size else x.array.sum(axis=axes, keepdims=True)
+    shift = get_array_module(shift).where(abs(shift) == float("inf"), 0, shift)
+    total = Sum(axes, keepdim)((x - Tensor(shift)).exp()).log()
+    return total + Tensor(shift if keepdim else shift.reshape(total.shape))
+
+
+def _truth(x, dim, keepdim, reduce, op):
+    xp = get_array_module(x.array)
+    axes = _axes(dim, x.ndim, op)
+    return Tensor(xp.asarray(reduce(x.array.astype(bool), axis=axes, keepdims=keepdim)))
+
+
+def any(x, dim=None, keepdim=False):
+    return _truth(x, dim, keepdim, get_array_module(x.array).any, "any")
+
+
+def all(x, dim=None, keepdim=False):
+    return _truth(x, dim, keepdim, get_array_module(x.array).all, "all")
+
+
+class CumSum(Function):
+    saves_inputs = False
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    def forward(self, x):
+        return x.cumsum(axis=self.axis)
+
+    def backward(self, grad_output):
+        # y_j = Σ_{i≤j} x_i, so dL/dx_i = Σ_{j≥i} dL/dy_j: a cumulative sum from the end
+        return flip(cumsum(flip(grad_output, self.axis), self.axis), self.axis)
+
+
+def cumsum(x, dim, dtype=None):
+    x = x if dtype is None else x.to(dtype)
+    if x.dtype.kind in "bui":  # torch sums integers and bools as int64
+        x = x.long()
+    axes = _axes(dim, x.ndim, "cumsum")  # checks dim on a 0-d tensor too
+    return CumSum(axes[0])(x) if x.ndim else clone(x)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """torch.nn.functional.normalize: input / max(‖input‖_p, eps) along `dim`."""
+    if out is not None:
+        raise NotImplementedError("normalize: out= is not supported; assign the result instead")
+    return input / norm(input, p, dim, keepdim=True).clamp(min=eps)
+
+
+def sort(x, dim=-1, descending=False, stable=False):
+    """The values along `dim` in order, and where they came from; equal values keep their order
+    (a stable sort, which torch promises only with stable=True). The gradient goes back through
+    the indices."""
+    if x.ndim == 0:
+        return values_and_indices(clone(x), Tensor(get_array_module(x.array).zeros((), dtype="int64")))
+    axis = _axes(dim, x.ndim, "sort")[0]
+    keys = -x.array if descending and x.dtype.kind != "b" else x.array
+    if descending and x.dtype.kind == "b":
+        keys = ~keys
+    indices = Tensor(get_array_module(keys).argsort(keys, axis=axis, kind="stable"))
+    return values_and_indices(gather(x, axis, indices), indices)
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):
+    """The k largest (or smallest) values along `dim`, in order, and their indices."""
+    axis = _axes(dim, x.ndim, "topk")[0] if x.ndim else 0
+    size = x.shape[axis] if x.ndim else 1
+    if not 0 <= k <= size:
+        raise IndexError(f"topk: k ({k}) is out of range for dim {dim} of size {size}")
+    values, indices = sort(x, axis if x.ndim else -1, descending=largest)
+    if not x.ndim:
+        return values_and_indices(values, indices)
+    index = (slice(None),) * axis + (slice(0, k),)
+    return values_and_indices(values[index], indices[index])

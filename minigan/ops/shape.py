@@ -1,6 +1,8 @@
-"""Ops that move, copy or select elements without arithmetic: reshape, permute, cat, indexing, pad,
-and moving a tensor to another device."""
+"""Ops that move, copy or select elements without arithmetic: reshape, permute, cat, split, indexing
+(gather, scatter, index_select, flip, roll), repeat, pad, meshgrid, and moving a tensor to another
+device. Those that pick elements are one GetItem, whose gradient scatters back (ScatterAdd)."""
 import numbers
+import warnings
 
 from minigan import backend
 from minigan.backend import get_array_module
@@ -236,7 +238,7 @@ class Cat(Function):
         grads, start = [], 0
         for x in self.inputs:
             stop = start + x.shape[self.axis]
-            grads.append(narrow(grad_output, self.axis, start, stop))
+            grads.append(narrow(grad_output, self.axis, start, stop - start))
             start = stop
         return tuple(grads)
 
@@ -325,10 +327,163 @@ def index_put(x, index, value):
     return IndexPut(torch_index(index, get_array_module(x.array)))(x, value)
 
 
-def narrow(x, dim, start, stop):
-    """x[..., start:stop, ...] along `dim`."""
-    index = (slice(None),) * dim + (slice(start, stop),)
-    return GetItem((index,))(x)
+def narrow(x, dim, start, length):
+    """torch.narrow: the `length` elements from `start` along `dim` (a view in torch, a copy here)."""
+    axis = _axis(dim, x.ndim, "narrow")
+    start = start + x.shape[axis] if start < 0 else start
+    if not 0 <= start <= start + length <= x.shape[axis] or length < 0:
+        raise IndexError(f"narrow: start {start} + length {length} exceeds dim {dim} of size {x.shape[axis]}")
+    return GetItem(((slice(None),) * axis + (slice(start, start + length),),))(x)
+
+
+def _along(axis, index):
+    """An index that applies `index` to axis `axis` and keeps every other axis whole."""
+    return (slice(None),) * axis + (index,)
+
+
+def index_select(x, dim, index):
+    """The entries of `index` (a 1-D integer tensor) along `dim`; repeated indices repeat them."""
+    axis = _axis(dim, x.ndim, "index_select") if x.ndim else 0
+    if x.ndim == 0:
+        return x.reshape(-1)[index]
+    return x[_along(axis, index.reshape(-1) if isinstance(index, Tensor) else index)]
+
+
+def flip(x, dims):
+    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    axes = sorted({_axis(d, x.ndim, "flip") for d in dims})
+    index = tuple(slice(None, None, -1) if axis in axes else slice(None) for axis in range(x.ndim))
+    return GetItem((index,))(x) if axes else clone(x)  # numpy's negative step, which torch's indexing refuses
+
+
+def roll(x, shifts, dims=None):
+    """Shift elements along `dims` by `shifts`, wrapping around; without dims, over the flattened
+    tensor. One index gather per rolled dim."""
+    if dims is None:
+        return roll(x.reshape(-1), shifts, 0).reshape(x.shape)
+    shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
+    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+    xp = get_array_module(x.array)
+    for shift, dim in zip(shifts, dims):
+        axis = _axis(dim, x.ndim, "roll")
+        size = x.shape[axis]
+        if size:
+            x = x[_along(axis, Tensor((xp.arange(size) - shift) % size))]
+    return x
+
+
+def gather(x, dim, index):
+    """torch.gather: out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (likewise for the others):
+    `index` has x's number of dims and picks, along `dim`, one entry for each of its positions."""
+    index = index if isinstance(index, Tensor) else Tensor(index)
+    if index.ndim != x.ndim:
+        raise ShapeError(f"gather: index (shape {index.shape}) must have as many dims as the input (shape "
+                         f"{x.shape})")
+    axis = _axis(dim, x.ndim, "gather") if x.ndim else 0
+    if x.ndim == 0:
+        return x.reshape(1)[index.reshape(1)].reshape(())
+    return x[_positions(index, axis)]
+
+
+def _positions(index, axis):
+    """The advanced index that reads, at each position p of `index`, the input at p with its `axis`
+    coordinate replaced by index[p]."""
+    xp = get_array_module(index.array)
+    grid = [xp.arange(size).reshape((-1,) + (1,) * (index.ndim - 1 - i)) for i, size in enumerate(index.shape)]
+    grid[axis] = index.array
+    return tuple(Tensor(g) for g in grid)
+
+
+def scatter(x, dim, index, src=None, value=None, *, reduce=None):
+    """torch.scatter, out of place: x with x[index[i][j]][j] = src[i][j] for dim 0 (src a tensor,
+    or a number). Where `index` repeats a position torch keeps an unspecified one of the values;
+    so does this."""
+    if reduce is not None:
+        raise NotImplementedError("scatter: reduce= is not supported")
+    source = value if src is None else src
+    index = index if isinstance(index, Tensor) else Tensor(index)
+    axis = _axis(dim, x.ndim, "scatter")
+    if isinstance(source, Tensor):
+        source = source[tuple(slice(0, size) for size in index.shape)]
+    if not isinstance(source, Tensor):
+        source = Tensor(get_array_module(x.array).asarray(source, dtype=x.dtype))
+    return index_put(x, _positions(index, axis), source)
+
+
+def chunk(x, chunks, dim=0):
+    """`chunks` pieces (the last may be smaller, and fewer may come) of ceil(size / chunks) along dim."""
+    axis = _axis(dim, x.ndim, "chunk")
+    size = x.shape[axis]
+    step = max(-(-size // chunks), 1)
+    return split(x, step, axis) if size else tuple(clone(x) for _ in range(chunks))
+
+
+def split(x, split_size_or_sections, dim=0):
+    """Pieces of split_size_or_sections along dim (the last may be smaller), or of each listed size."""
+    axis = _axis(dim, x.ndim, "split")
+    size = x.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        sizes = [min(step, size - start) for start in range(0, size, step)] if size else [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != size:
+            raise ValueError(f"split: sizes {sizes} do not add up to dim {dim}'s size {size}")
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    return tuple(narrow(x, axis, start, length) for start, length in zip(starts, sizes))
+
+
+def repeat(x, *sizes):
+    """torch's Tensor.repeat (numpy's tile): the tensor `sizes[i]` times along dim i; more sizes
+    than dims add leading dims. One broadcast and one reshape, so the gradient sums the copies."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if len(sizes) < x.ndim:
+        raise ShapeError(f"repeat: number of repeat dims {len(sizes)} can not be smaller than the number of "
+                         f"dims of the tensor ({x.ndim})")
+    shape = (1,) * (len(sizes) - x.ndim) + x.shape
+    interleaved = reshape(x, tuple(size for dim in shape for size in (1, dim)))
+    expanded = broadcast_to(interleaved, tuple(size for count, dim in zip(sizes, shape) for size in (count, dim)))
+    return reshape(expanded, tuple(count * dim for count, dim in zip(sizes, shape)))
+
+
+def tile(x, dims):
+    """torch.tile: repeat, with ones prepended to `dims` when it has fewer entries than x has dims."""
+    dims = tuple(dims)
+    return repeat(x, (1,) * (x.ndim - len(dims)) + dims)
+
+
+def repeat_interleave(x, repeats, dim=None, *, output_size=None):
+    """Each element repeated `repeats` times (an int, or one count per element) along dim, or in
+    the flattened tensor."""
+    if dim is None:
+        x, dim = x.reshape(-1), 0
+    axis = _axis(dim, x.ndim, "repeat_interleave")
+    xp = get_array_module(x.array)
+    counts = repeats.array if isinstance(repeats, Tensor) else repeats
+    return x[_along(axis, Tensor(xp.repeat(xp.arange(x.shape[axis]), counts)))]
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-D tensors: with indexing 'ij' (torch's default) the i-th output
+    varies along dim i; with 'xy' the first two are swapped."""
+    tensors = tuple(tensors[0]) if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)) else tensors
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+                      UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    ordered = list(tensors)
+    if indexing == "xy" and len(ordered) >= 2:
+        ordered[0], ordered[1] = ordered[1], ordered[0]
+    shape = tuple(t.numel() for t in ordered)
+    grids = [broadcast_to(reshape(t, tuple(-1 if i == k else 1 for k in range(len(shape)))), shape)
+             for i, t in enumerate(ordered)]
+    if indexing == "xy" and len(grids) >= 2:
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
 
 
 def clone(x):
