@@ -24,7 +24,7 @@ from minigan.ops import (abs, add, all, amax, amin, any, argmax, argmin, bmm, ca
                          reshape, roll, rsqrt, scatter, sigmoid, sign, softmax, sort, split, sqrt, square, squeeze,
                          stack, std, sub, sum, t, tanh, tile, topk, transpose, unsqueeze, var, where)
 from minigan.ops.math import clamp as clip
-from minigan.ops.math import allclose, einsum, equal, promote_types, result_type
+from minigan.ops.math import allclose, einsum, equal, erf, expm1, promote_types, result_type
 from minigan.ops.reduce import norm  # after `ops`: minigan.ops.norm is the normalisation module
 from minigan.random import Generator, get_rng_state, manual_seed, set_rng_state
 from minigan.serialization import CheckpointError, load, save

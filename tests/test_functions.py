@@ -103,6 +103,9 @@ CASES = {
     minigan.ops.activation.Tanh: case(lambda lib, a: a.tanh(), [randn(8)]),
     minigan.ops.activation.TanhGrad: case(lambda lib, a: a.tanh(), [randn(8)]),
     minigan.ops.activation.Softplus: case(lambda lib, a: lib.nn.functional.softplus(a, beta=2.0), [randn(8)]),
+    minigan.ops.activation.ELU: case(lambda lib, a: lib.nn.functional.elu(a, 0.5) * a, [randn(8)]),
+    minigan.ops.math.Expm1: case(lambda lib, a: lib.expm1(a) * a, [randn(8)]),
+    minigan.ops.math.Erf: case(lambda lib, a: lib.erf(a) * a, [randn(8)]),
     minigan.ops.activation.LogSigmoid: case(lambda lib, a: lib.nn.functional.logsigmoid(a), [randn(8)]),
     minigan.ops.activation.BiasActivation: case(
         lambda lib, x, w, b: layer.linear_activation(x, w, b, activation.LeakyReLU(0.2)), [randn(4, 3), randn(2, 3),

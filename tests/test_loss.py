@@ -1,5 +1,6 @@
-"""binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy and mse_loss against torch (float64):
-values, first and second order, every reduction, weights, extreme inputs, and the errors."""
+"""binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, nll_loss, mse_loss and l1_loss
+against torch (float64): values, first and second order, every reduction, weights, ignore_index,
+label smoothing, extreme inputs, and the errors; one_hot."""
 import numpy
 import pytest
 from parity import assert_matches_torch, on_cuda, torch
@@ -210,12 +211,14 @@ def test_softmaxes_match_torch_even_for_logits_that_would_overflow_exp(function,
 
 
 @pytest.mark.parametrize("target, error, message", [
-    (numpy.array([0, 1, 2]), ValueError, r"cross_entropy: expected logits of shape \(N, C\) and class indices of "
-                                         r"shape \(N,\), got shapes \(5, 4\) and \(3,\)"),
-    (numpy.array([0.0, 1, 2, 3, 0]), TypeError, "cross_entropy: target must hold integer class indices, got dtype"),
+    (numpy.array([0, 1, 2]), ValueError, r"cross_entropy: expected input \(N, C, d1, ...\) with class-index target "
+                                         r"\(N, d1, ...\), .* got shapes \(5, 4\) and \(3,\)"),
+    (numpy.array([0.0, 1, 2, 3, 0]), ValueError, r"cross_entropy: a float target holds class probabilities and needs "
+                                                 r"the input's shape \(5, 4\), got \(5,\); class indices must be"),
+    (numpy.array([0, 1, 2, 3, 0], dtype=bool), TypeError, "cross_entropy: target must hold integer class indices"),
     (numpy.array([0, 1, 2, 4, 0]), IndexError,
      r"cross_entropy: class indices must lie in \[0, 4\) \(or be ignore_index=-100\), got values from 0 to 4"),
-], ids=["shape", "dtype", "range"])
+], ids=["shape", "probabilities-shape", "dtype", "range"])
 def test_cross_entropy_rejects_bad_targets_naming_the_cause(target, error, message):
     with pytest.raises(error, match=message):
         cross_entropy(minigan.randn(5, 4), minigan.tensor(target))
@@ -271,3 +274,91 @@ LOSSES = {  # name: (loss, inputs, which inputs require grad)
 @pytest.mark.usefixtures("standin_cuda")
 def test_loss_on_cuda_matches_torch(loss, arrays, grad_mask):
     assert_matches_torch(on_cuda(lambda *t: loss(minigan, *t)), arrays, lambda *t: loss(torch, *t), grad_mask)
+
+
+# --------------------------------------------------------------------------------------------
+# nll_loss and cross_entropy: class weights, ignore_index, label smoothing, K dims, probabilities
+# --------------------------------------------------------------------------------------------
+CLASS_TARGETS = [
+    pytest.param((5, 4), numpy.array([0, 3, 1, 3, 2]), id="N-C"),
+    pytest.param((3, 4, 2, 2), rng.integers(0, 4, (3, 2, 2)), id="N-C-H-W"),
+    pytest.param((4,), numpy.array(2), id="unbatched"),
+]
+
+
+@pytest.mark.parametrize("shape, target", CLASS_TARGETS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_cross_entropy_and_nll_loss_match_torch(shape, target, reduction, weighted, smoothing):
+    classes = shape[1] if len(shape) > 1 else shape[0]
+    weight = rng.uniform(0.5, 2.0, classes) if weighted else None
+    arrays = [randn(*shape), target] + ([weight] if weighted else [])
+    grad_mask = [True, False] + ([False] if weighted else [])
+
+    def loss(lib):
+        functional = lib.nn.functional
+        return lambda x, t, *w: (functional.cross_entropy(x, t, *w, reduction=reduction, label_smoothing=smoothing)
+                                 + functional.nll_loss(functional.log_softmax(x, -len(shape) + (len(shape) > 1)), t,
+                                                       *w, reduction=reduction))
+    assert_matches_torch(loss(minigan), arrays, torch_fn=loss(torch), grad_mask=grad_mask)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_cross_entropy_ignore_index_and_probability_targets_match_torch(reduction, smoothing):
+    target = numpy.array([1, -100, 3, 0, -100])
+    weight = rng.uniform(0.5, 2.0, 4)
+    assert_matches_torch(lambda x, w: cross_entropy(x, minigan.tensor(target), w, reduction=reduction,
+                                                    label_smoothing=smoothing), [randn(5, 4), weight],
+                         torch_fn=lambda x, w: F.cross_entropy(x, torch.tensor(target), w, reduction=reduction,
+                                                               label_smoothing=smoothing), grad_mask=[True, False])
+    probabilities_target = softmax(minigan.tensor(randn(5, 4)), 1).array
+    assert_matches_torch(lambda x, y: cross_entropy(x, y, reduction=reduction, label_smoothing=smoothing),
+                         [randn(5, 4), probabilities_target],
+                         torch_fn=lambda x, y: F.cross_entropy(x, y, reduction=reduction, label_smoothing=smoothing))
+
+
+def test_loss_layers_keep_torchs_state_and_arguments():
+    weight = numpy.array([1.0, 2.0, 0.5])
+    for build in [lambda nn, w: nn.CrossEntropyLoss(w, ignore_index=1, label_smoothing=0.3),
+                  lambda nn, w: nn.NLLLoss(w, reduction="sum"), lambda nn, w: nn.L1Loss(reduction="none")]:
+        ours, theirs = build(minigan.nn, minigan.tensor(weight)), build(torch.nn, torch.tensor(weight))
+        assert list(ours.state_dict()) == list(theirs.state_dict())
+        x, t = randn(4, 3), numpy.array([0, 1, 2, 2])
+        target = (t, torch.tensor(t)) if not isinstance(ours, minigan.nn.L1Loss) else (randn(4, 3),) * 2
+        our_value = ours(minigan.tensor(x), minigan.tensor(target[0])).array
+        their_value = theirs(torch.tensor(x), torch.as_tensor(target[1])).numpy()
+        numpy.testing.assert_allclose(our_value, their_value, rtol=1e-13)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_l1_loss_matches_torch(reduction):
+    x, y = randn(4, 3), randn(4, 3)
+    y[0, 0] = x[0, 0]  # |x - y| at 0: torch's gradient there is 0
+    assert_matches_torch(lambda a, b: minigan.nn.functional.l1_loss(a, b, reduction=reduction), [x, y],
+                         torch_fn=lambda a, b: F.l1_loss(a, b, reduction=reduction))
+
+
+def test_nll_loss_refusals_name_the_cause():
+    with pytest.raises(IndexError, match=r"nll_loss: class indices must lie in \[0, 3\)"):
+        minigan.nn.functional.nll_loss(minigan.randn(2, 3), minigan.tensor([0, 3]))
+    with pytest.raises(minigan.ShapeError, match="one value per class"):
+        minigan.nn.functional.nll_loss(minigan.randn(2, 3), minigan.tensor([0, 2]), weight=minigan.ones(2))
+    with pytest.raises(ValueError, match="label_smoothing must be between"):
+        cross_entropy(minigan.randn(2, 3), minigan.tensor([0, 2]), label_smoothing=1.5)
+
+
+def test_one_hot_matches_torch():
+    for indices, classes in [(numpy.array([0, 2, 1, 2]), -1), (numpy.array([[0, 1], [3, 3]]), 5),
+                             (numpy.array(1), 3), (numpy.zeros((0,), dtype=numpy.int64), 4)]:
+        ours = minigan.nn.functional.one_hot(minigan.tensor(indices), classes).numpy()
+        theirs = F.one_hot(torch.tensor(indices), classes).numpy()
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        numpy.testing.assert_array_equal(ours, theirs)
+    with pytest.raises(RuntimeError, match="smaller than num_classes"):
+        minigan.nn.functional.one_hot(minigan.tensor([0, 3]), 3)
+    with pytest.raises(RuntimeError, match="non-negative"):
+        minigan.nn.functional.one_hot(minigan.tensor([-1, 0]))
+    with pytest.raises(TypeError, match="integer"):
+        minigan.nn.functional.one_hot(minigan.tensor([0.0]))

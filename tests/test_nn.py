@@ -84,6 +84,15 @@ LAYERS = [
     pytest.param(lambda nn: nn.LeakyReLU(0.2), (3, 4), id="LeakyReLU-0.2"),
     pytest.param(lambda nn: nn.Sigmoid(), (3, 4), id="Sigmoid"),
     pytest.param(lambda nn: nn.Tanh(), (3, 4), id="Tanh"),
+    pytest.param(lambda nn: nn.ELU(0.7), (3, 4), id="ELU"),
+    pytest.param(lambda nn: nn.SiLU(), (3, 4), id="SiLU"),
+    pytest.param(lambda nn: nn.GELU(), (3, 4), id="GELU"),
+    pytest.param(lambda nn: nn.GELU("tanh"), (3, 4), id="GELU-tanh"),
+    pytest.param(lambda nn: nn.Softplus(2.0, 5.0), (3, 4), id="Softplus"),
+    pytest.param(lambda nn: nn.Hardtanh(-0.5, 1.5), (3, 4), id="Hardtanh"),
+    pytest.param(lambda nn: nn.Softmax(1), (3, 4), id="Softmax"),
+    pytest.param(lambda nn: nn.LogSoftmax(dim=0), (3, 4), id="LogSoftmax"),
+    pytest.param(lambda nn: nn.Dropout2d(0.5), (2, 3, 4, 4), id="Dropout2d-identity-in-eval"),
     pytest.param(lambda nn: nn.Flatten(), (2, 3, 4, 5), id="Flatten"),
     pytest.param(lambda nn: nn.Flatten(0, 2), (2, 3, 4, 5), id="Flatten-0-2"),
     pytest.param(lambda nn: nn.Unflatten(1, (2, -1, 3)), (2, 12), id="Unflatten"),
@@ -97,7 +106,7 @@ LAYERS = [
 def test_layer_matches_torch_while_training_and_in_eval(build, shape):
     ours, theirs = twins(build)
     rng = numpy.random.default_rng(0)
-    if not isinstance(ours, nn.Dropout):  # dropout's random mask differs: tested on its own below
+    if not isinstance(ours, nn.Dropout):  # dropout's random mask differs: tested on its own below (and Dropout2d's)
         for step in range(3):
             assert_step_matches(ours, theirs, rng.normal(1.0, 2.0, shape), seed=step)
     assert_same_state(ours, theirs)  # running statistics and num_batches_tracked after training
@@ -196,6 +205,43 @@ def test_dropout_zeroes_a_fraction_p_and_scales_the_rest_by_one_over_one_minus_p
     assert abs((y.array == 0).mean() - 0.3) < 0.01
     y.sum().backward()
     numpy.testing.assert_array_equal(x.grad.array, y.array)  # d/dx (mask · x / (1 - p)) = mask / (1 - p)
+
+
+def test_dropout2d_zeroes_whole_channels_with_probability_p():
+    minigan.manual_seed(0)
+    x = minigan.ones(100, 60, 3, 4, dtype=minigan.float64, requires_grad=True)
+    y = nn.Dropout2d(0.25)(x)
+    per_channel = y.array.reshape(100, 60, -1)
+    assert numpy.all(per_channel == per_channel[:, :, :1])  # one draw per (sample, channel)
+    assert set(numpy.unique(per_channel)) == {0.0, 1 / 0.75}
+    assert abs((per_channel[:, :, 0] == 0).mean() - 0.25) < 0.02
+    y.sum().backward()
+    numpy.testing.assert_array_equal(x.grad.array, y.array)
+    with pytest.raises(minigan.ShapeError, match="dropout2d"):
+        F.dropout2d(minigan.ones(3, 4))
+
+
+def test_activations_match_torch_to_second_order_at_their_corners():
+    """Values at ELU's and hardtanh's kinks and bounds, and far out where an exponential overflows."""
+    x = numpy.array([-100.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 100.0, 800.0])
+    for ours, theirs in [(lambda t: F.elu(t, 0.5), lambda t: TF.elu(t, 0.5)), (F.silu, TF.silu), (F.gelu, TF.gelu),
+                         (lambda t: F.gelu(t, approximate="tanh"), lambda t: TF.gelu(t, approximate="tanh")),
+                         (lambda t: F.hardtanh(t, -1.0, 1.0), lambda t: TF.hardtanh(t, -1.0, 1.0)),
+                         (lambda t: F.hardtanh(t, -0.5, 0.5), lambda t: TF.hardtanh(t, -0.5, 0.5))]:
+        # torch's hardtanh gradient is in the graph however constant it is (one fused node)
+        assert_matches_torch(ours, [x], torch_fn=theirs, torch_fused=True)
+    with pytest.raises(ValueError, match="approximate"):
+        F.gelu(minigan.zeros(2), approximate="fast")
+
+
+def test_normalize_matches_torch():
+    rng = numpy.random.default_rng(3)
+    x = rng.standard_normal((3, 4))
+    x[1] = 0.0  # a zero row: divided by eps, as in torch
+    for options in [{}, dict(p=1, dim=0), dict(p=3.0, dim=-1, eps=1e-3)]:
+        assert_matches_torch(lambda t: F.normalize(t, **options), [x],
+                             torch_fn=lambda t: TF.normalize(t, **options), second_order=False)
+    assert_matches_torch(lambda t: F.normalize(t), [rng.standard_normal((3, 4))], torch_fn=TF.normalize)
 
 
 def test_dropout_is_the_identity_in_eval_and_for_p_0_and_zero_for_p_1():

@@ -1,6 +1,7 @@
-"""Dropout: zero random elements while training (inverted dropout), pass inputs through in eval."""
+"""Dropout and Dropout2d: zero random elements (or whole channels) while training (inverted
+dropout), pass inputs through in eval."""
 from minigan.nn.module import Module
-from minigan.ops.layer import dropout
+from minigan.ops.layer import dropout, dropout2d
 
 
 class Dropout(Module):
@@ -15,3 +16,10 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """Zero whole channels of (N, C, H, W) inputs, each with probability p."""
+
+    def forward(self, input):
+        return dropout2d(input, self.p, self.training)

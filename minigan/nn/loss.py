@@ -1,7 +1,8 @@
-"""Loss modules: BCELoss, BCEWithLogitsLoss, CrossEntropyLoss and MSELoss, around minigan.ops.loss."""
+"""Loss modules: BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss, MSELoss and L1Loss, around
+minigan.ops.loss."""
 from minigan.nn.module import Module
-from minigan.ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, legacy_reduction,
-                              mse_loss)
+from minigan.ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, l1_loss,
+                              legacy_reduction, mse_loss, nll_loss)
 
 
 class _Loss(Module):
@@ -37,10 +38,30 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """-log softmax(x)[target] for logits x (N, C) and integer class indices (N,)."""
+    """-log softmax(x)[target] for logits x (N, C, ...) and integer class indices (N, ...), or
+    against class probabilities; class `weight` (a buffer), ignore_index, label_smoothing."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                 label_smoothing=0.0):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input, target):
-        return cross_entropy(input, target, reduction=self.reduction)
+        return cross_entropy(input, target, weight=self.weight, ignore_index=self.ignore_index,
+                             reduction=self.reduction, label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(_Loss):
+    """-weight[t]·x[t] for log-probabilities x (N, C, ...) and integer class indices t (N, ...)."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer("weight", weight)
+        self.ignore_index = ignore_index
+
+    def forward(self, input, target):
+        return nll_loss(input, target, weight=self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
 
 
 class MSELoss(_Loss):
@@ -48,3 +69,10 @@ class MSELoss(_Loss):
 
     def forward(self, input, target):
         return mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(_Loss):
+    """|x - y|, reduced by mean (default), sum, or not at all."""
+
+    def forward(self, input, target):
+        return l1_loss(input, target, reduction=self.reduction)

@@ -100,7 +100,7 @@ _METHODS = {
     "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul, "neg": neg,
     "exp": exp, "log": log, "sqrt": sqrt, "rsqrt": rsqrt, "abs": abs, "sign": sign, "clamp": clamp, "clip": clamp,
     "maximum": maximum, "minimum": minimum, "square": square, "lerp": lerp, "masked_fill": masked_fill,
-    "mm": mm, "bmm": bmm, "dot": dot, "outer": outer, "isnan": isnan, "isfinite": isfinite,
+    "erf": math.erf, "expm1": math.expm1, "mm": mm, "bmm": bmm, "dot": dot, "outer": outer, "isnan": isnan, "isfinite": isfinite,
     "allclose": allclose, "equal": equal,
     "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax,
     "sum": sum, "mean": mean, "var": var, "std": std, "norm": norm, "amax": amax, "amin": amin, "argmax": argmax,

@@ -1,5 +1,5 @@
 """Activations, each a Function with its derivative beside it: ReLU, LeakyReLU, Sigmoid, Tanh,
-Softplus, LogSigmoid; log_softmax and softmax, composed from other ops.
+Softplus, LogSigmoid; elu, silu, gelu, hardtanh, log_softmax and softmax, composed from other ops.
 
 ReLU, LeakyReLU, Sigmoid and Tanh read their derivative from their output y (1 - y² for tanh),
 and compute it as the forward of a `...Grad` Function (TanhGrad): one pass over the arrays, whose
@@ -8,13 +8,14 @@ their forwards and each `...Grad` runs as one CUDA kernel (`kernel`, from
 minigan/cuda/kernels/activation.py), which can add a bias first: `BiasActivation`, a linear
 layer's bias and its activation in one kernel (minigan.nn.utils.fuse makes those).
 """
+import math
 import warnings
 
 import numpy  # select's bit trick works on the host's arrays only
 
 from minigan.backend import get_array_module
 from minigan.cuda import kernels
-from minigan.ops.math import where
+from minigan.ops.math import clamp, erf, exp, where
 from minigan.tensor import Function, Tensor
 
 
@@ -243,6 +244,26 @@ class Softplus(Function):
         return where(x.array * self.beta > self.threshold, grad_output, grad_output * sigmoid(x * self.beta))
 
 
+class ELU(Function):
+    """x where x > 0, else alpha·(e^x - 1). The exponential reads min(x, 0), so that a large x
+    (whose branch is not taken) cannot overflow."""
+    computes_in_float = True
+
+    def __init__(self, alpha):
+        self.alpha = alpha
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        return xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0)))
+
+    def backward(self, grad_output):
+        x = self.inputs[0]
+        # d/dx = 1 for x > 0, alpha·e^x for x <= 0; torch's second derivative takes x = 0 as the
+        # flat side (x < 0 strictly), which exp of where(x < 0, x, 0) reproduces
+        negative_side = exp(where(x.array < 0, x, 0.0)) * self.alpha
+        return where(x.array > 0, grad_output, grad_output * negative_side)
+
+
 class LogSigmoid(Function):
     computes_in_float = True
 
@@ -278,6 +299,38 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 def logsigmoid(input):
     return LogSigmoid()(input)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    if inplace:
+        raise NotImplementedError("elu: inplace=True is not supported; use inplace=False (the same values)")
+    return ELU(alpha)(input)
+
+
+def silu(input, inplace=False):
+    """x·sigmoid(x), the swish."""
+    if inplace:
+        raise NotImplementedError("silu: inplace=True is not supported; use inplace=False (the same values)")
+    return input * sigmoid(input)
+
+
+def gelu(input, approximate="none"):
+    """x·Φ(x), Φ the standard normal's CDF: 0.5·x·(1 + erf(x/√2)); with approximate='tanh',
+    0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))."""
+    if approximate == "none":
+        return input * 0.5 * (1 + erf(input * (1 / math.sqrt(2))))
+    if approximate == "tanh":
+        return input * 0.5 * (1 + tanh((input + input * input * input * 0.044715) * math.sqrt(2 / math.pi)))
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """x clamped to [min_val, max_val]; unlike clamp, the gradient stops at the bounds themselves,
+    as torch's hardtanh_backward has it (it passes only strictly inside)."""
+    if inplace:
+        raise NotImplementedError("hardtanh: inplace=True is not supported; use inplace=False (the same values)")
+    inside = (input.array > min_val) & (input.array < max_val)
+    return where(inside, input, clamp(input, min_val, max_val).detach())
 
 
 def _softmax_dim(input, dim, dtype):

@@ -1,7 +1,7 @@
 """The ops behind three layers: linear, dropout and embedding."""
 from minigan import backend, random
 from minigan.backend import get_array_module
-from minigan.errors import DTypeError
+from minigan.errors import DTypeError, ShapeError
 from minigan.ops.activation import BiasActivation
 from minigan.ops.math import matmul, where
 from minigan.ops.shape import getitem
@@ -51,21 +51,35 @@ def linear_activation(input, weight, bias, activation):
     return activation(output) if bias is None else BiasActivation(activation)(output, bias)
 
 
-def dropout(input, p=0.5, training=True, inplace=False):
-    """Inverted dropout: zero each element with probability p and scale the rest by 1 / (1 - p),
-    so that the expected value is unchanged and evaluation needs no rescaling. `inplace` is not
-    supported (refused): the mask multiplies a copy."""
+def _dropped(op, input, p, training, inplace, mask_shape):
+    """Inverted dropout with a mask of `mask_shape` (broadcast over the input): each mask entry
+    zeroes its elements with probability p, and the rest are scaled by 1 / (1 - p), so that the
+    expected value is unchanged and evaluation needs no rescaling. `inplace` is refused: the mask
+    multiplies a copy."""
     if inplace:
-        raise NotImplementedError("dropout: inplace=True is not supported; use inplace=False (the same values)")
+        raise NotImplementedError(f"{op}: inplace=True is not supported; use inplace=False (the same values)")
     if not 0 <= p <= 1:
-        raise ValueError(f"dropout: probability p must be between 0 and 1, got {p}")
+        raise ValueError(f"{op}: probability p must be between 0 and 1, got {p}")
     if not training or p == 0:
         return input
     if p == 1:
         return input * 0.0
-    keep = random.generator(input.device).random(input.shape) >= p
+    keep = random.generator(input.device).random(mask_shape) >= p
     # the mask is a constant of the graph: dropout's derivative is the same mask
     return input * Tensor(keep.astype(input.dtype) / (1 - p))
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability p."""
+    return _dropped("dropout", input, p, training, inplace, input.shape)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Zero each whole channel (N, C, H, W) -> one draw per (n, c), with probability p."""
+    if input.ndim not in (3, 4):
+        raise ShapeError(f"dropout2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
+                         f"{tuple(input.shape)}")
+    return _dropped("dropout2d", input, p, training, inplace, input.shape[:-2] + (1, 1))
 
 
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, sparse=False):

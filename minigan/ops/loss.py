@@ -1,5 +1,5 @@
-"""Losses: binary cross-entropy on probabilities and on logits, cross-entropy over classes and
-mean squared error, as torch.
+"""Losses: binary cross-entropy on probabilities and on logits, cross-entropy and negative log
+likelihood over classes, mean squared and absolute error, as torch; and one_hot.
 
 Each loss is computed per element, multiplied by the optional `weight`, then reduced ('mean',
 'sum' or 'none'). The two cross-entropies are Functions whose derivative formulas are torch's own,
@@ -11,9 +11,9 @@ from minigan.backend import get_array_module, is_device_array
 from minigan.cuda import kernels
 from minigan.errors import ShapeError, ValueRangeError
 from minigan.ops.activation import log_softmax, logsigmoid, select, sigmoid
-from minigan.ops.broadcast import broadcast_to, sum_to
+from minigan.ops.broadcast import broadcast_to
 from minigan.ops.math import clamp, log, where
-from minigan.tensor import Function
+from minigan.tensor import Function, Tensor
 
 # torch keeps BCE's derivatives finite at p = 0 and 1 with a small epsilon: its first derivative
 # clamps p (1 - p) at the C float 1e-12 (this number, as a double), its second derivatives use
@@ -324,36 +324,122 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", we
     return _weighted_and_reduced(difference * difference, weight, reduction)
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
-                  label_smoothing=0.0):
-    """torch.nn.functional.cross_entropy with class indices: -log softmax(input)[n, target[n]].
-
-    `input` holds logits of shape (N, C); `target` integer class indices of shape (N,), each in
-    [0, C) or `ignore_index` (such rows add nothing, and a mean is over the others; checked on the
-    host: on a GPU reading them back would stall the step). Class weights and label smoothing are
-    not supported yet and are refused.
-    """
-    op = "cross_entropy"
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    """torch.nn.functional.l1_loss: |input - target| per element, times `weight` where given,
+    reduced (a shape mismatch is refused, as in mse_loss)."""
+    op = "l1_loss"
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(op, reduction)
-    if weight is not None or label_smoothing != 0:
-        raise NotImplementedError(f"{op}: class weights and label_smoothing are not supported yet")
-    if input.ndim != 2 or target.shape != input.shape[:1]:
-        raise ShapeError(f"{op}: expected logits of shape (N, C) and class indices of shape (N,), got "
-                         f"shapes {tuple(input.shape)} and {tuple(target.shape)}")
+    _check_loss_arguments(op, input, target, reduction, weight)
+    return _weighted_and_reduced((input - target).abs(), weight, reduction)
+
+
+def _class_indices(op, input, target, ignore_index):
+    """Checks class-index targets against input (N, C, d1, ...) or (C,): returns the indices with
+    ignored ones replaced by 0, and the mask of those kept. Values are checked on the host only:
+    on a GPU reading them back would stall the step."""
+    batched = input.ndim >= 2
+    expected = (input.shape[:1] + input.shape[2:]) if batched else ()
+    if input.ndim == 0 or target.shape != expected:
+        raise ShapeError(f"{op}: expected input (N, C, d1, ...) with class-index target (N, d1, ...), or input (C,) "
+                         f"with a 0-d target; got shapes {tuple(input.shape)} and {tuple(target.shape)}")
     indices = target.array
     if indices.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {indices.dtype}")
-    xp = get_array_module(indices)
     kept = indices != ignore_index
-    classes = input.shape[1]
+    classes = input.shape[1] if batched else input.shape[0]
     if not is_device_array(indices) and kept.any():
         counted = indices[kept]
         if not (0 <= counted.min() and counted.max() < classes):
             raise IndexError(f"{op}: class indices must lie in [0, {classes}) (or be ignore_index={ignore_index}), "
                              f"got values from {int(counted.min())} to {int(counted.max())}")
-    losses = -log_softmax(input, 1)[xp.arange(input.shape[0]), xp.where(kept, indices, 0)]
-    losses = where(kept, losses, 0.0)
+    return get_array_module(indices).where(kept, indices, 0), kept
+
+
+def _per_class(weight, input):
+    """The class weights shaped to broadcast along input's class dim (dim 1, or 0 unbatched)."""
+    return weight.reshape((-1,) + (1,) * (input.ndim - 2)) if input.ndim >= 2 else weight
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """torch.nn.functional.nll_loss: -weight[t]·input[n, t] for t = target[n] (input holds
+    log-probabilities, (N, C, d1, ...)); a mean divides by the total weight of the targets kept,
+    so rows equal to ignore_index count for nothing."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_reduction("nll_loss", reduction)
+    return _nll_loss("nll_loss", input, target, weight, ignore_index, reduction)
+
+
+def _nll_loss(op, input, target, weight, ignore_index, reduction):
+    indices, kept = _class_indices(op, input, target, ignore_index)
+    if weight is not None and weight.shape != (input.shape[1 if input.ndim >= 2 else 0],):
+        raise ShapeError(f"{op}: weight must hold one value per class, got shape {tuple(weight.shape)} for input of "
+                         f"shape {tuple(input.shape)}")
+    class_dim = 1 if input.ndim >= 2 else 0
+    picked = input.gather(class_dim, Tensor(get_array_module(indices).expand_dims(indices, class_dim)))
+    picked = picked.squeeze(class_dim)
+    target_weight = Tensor(kept.astype(input.dtype))
+    if weight is not None:
+        target_weight = target_weight * weight.detach()[Tensor(indices)]
+    losses = -picked * target_weight
     if reduction == "mean":
-        return losses.sum() / kept.sum()
+        return losses.sum() / target_weight.sum()
     return _weighted_and_reduced(losses, None, reduction)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
+                  label_smoothing=0.0):
+    """torch.nn.functional.cross_entropy: nll_loss of log_softmax(input) over the class dim, for
+    logits (N, C, d1, ...) and class indices (N, d1, ...), or for class probabilities of input's
+    shape. With label_smoothing ε the target mixes with the uniform distribution: for indices the
+    loss is (1 - ε)·nll + ε/C·Σ_c -weight_c·log p_c, reduced as torch reduces it."""
+    op = "cross_entropy"
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(op, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    class_dim = 1 if input.ndim >= 2 else 0
+    log_probabilities = log_softmax(input, class_dim)
+    classes = input.shape[class_dim] if input.ndim else 0
+    if target.dtype.kind == "f":  # class probabilities
+        if target.shape != input.shape:
+            raise ShapeError(f"{op}: a float target holds class probabilities and needs the input's shape "
+                             f"{tuple(input.shape)}, got {tuple(target.shape)}; class indices must be integers")
+        if ignore_index != -100:
+            raise ValueError(f"{op}: ignore_index is only for class-index targets")
+        if label_smoothing:
+            target = target * (1 - label_smoothing) + label_smoothing / classes
+        weighted = log_probabilities if weight is None else log_probabilities * _per_class(weight, input)
+        losses = -(weighted * target).sum(class_dim)
+        if reduction == "mean":
+            return losses.sum() / (losses.numel() if input.ndim >= 2 else 1)
+        return _weighted_and_reduced(losses, None, reduction)
+    nll = _nll_loss(op, log_probabilities, target, weight, ignore_index, reduction)
+    if not label_smoothing:
+        return nll
+    indices, kept = _class_indices(op, input, target, ignore_index)
+    weighted = log_probabilities if weight is None else log_probabilities * _per_class(weight, input)
+    smooth = where(kept, -weighted.sum(class_dim), 0.0)
+    if reduction == "mean":
+        total = kept.sum() if weight is None else weight.detach()[Tensor(indices[kept])].sum()
+        smooth = smooth.sum() / total
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / classes)
+
+
+def one_hot(tensor, num_classes=-1):
+    """torch.nn.functional.one_hot: int64 (*, num_classes) with a 1 at each index; num_classes -1
+    means one more than the largest index."""
+    indices = tensor.array
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected an integer (int64) tensor of class indices, got dtype {indices.dtype}")
+    xp = get_array_module(indices)
+    if indices.size and int(indices.min()) < 0:
+        raise RuntimeError("one_hot: Class values must be non-negative.")
+    if num_classes == -1:
+        if not indices.size:
+            raise RuntimeError("one_hot: Can not infer total number of classes from empty tensor.")
+        num_classes = int(indices.max()) + 1
+    elif indices.size and int(indices.max()) >= num_classes:
+        raise RuntimeError("one_hot: Class values must be smaller than num_classes.")
+    return Tensor((indices[..., None] == xp.arange(num_classes)).astype(xp.int64))

@@ -101,7 +101,12 @@ def norm(x, p=2, dim=None, keepdim=False):
         return Norm2(axes, keepdim)(x)
     if p == 1:
         return sum(x.abs(), axes, keepdim)
-    return sum(x.abs() ** p, axes, keepdim) ** (1.0 / p)
+    if p == float("inf"):
+        return amax(x.abs(), axes, keepdim)
+    total = sum(x.abs() ** p, axes, keepdim)
+    # (Σ|x|^p)^(1/p) has an infinite slope at 0: there torch's gradient is 0, and so is this one
+    nonzero = total.array > 0
+    return where(nonzero, where(nonzero, total, 1.0) ** (1.0 / p), 0.0)
 
 
 def amax(x, dim=None, keepdim=False):
