@@ -248,7 +248,7 @@ def test_transposed_output_size_that_is_not_positive_is_an_error():
 
 
 def test_output_padding_must_be_smaller_than_the_stride():
-    message = r"conv_transpose2d: output_padding \(2, 2\) must be smaller than stride \(2, 2\)"
+    message = r"conv_transpose2d: output_padding \(2, 2\) must be smaller than either stride \(2, 2\) or dilation"
     with pytest.raises(ValueError, match=message):
         conv_transpose2d(tensor(1, 1, 3, 3), tensor(1, 1, 3, 3), stride=2, output_padding=2)
 
@@ -288,3 +288,54 @@ def test_conv2d_and_conv_transpose2d_on_cuda_match_torch(kernel, stride, padding
     assert_matches_torch(on_cuda(lambda x, w, b: minigan.nn.functional.conv_transpose2d(x, w, b, **options)),
                          _arrays((2, 3, 4, 5), (3, 4, kh, kw), (4,)),
                          lambda x, w, b: F.conv_transpose2d(x, w, b, **options), torch_fused=True)
+
+
+# --------------------------------------------------------------------------------------------
+# groups, dilation, padding='same'/'valid': forward, first and second order, host and stand-in
+# --------------------------------------------------------------------------------------------
+OPTIONS = [
+    pytest.param((2, 4, 6, 5), (6, 2, 3, 3), dict(groups=2, padding=1), id="groups"),
+    pytest.param((2, 4, 6, 5), (4, 1, 3, 3), dict(groups=4, stride=2), id="depthwise"),
+    pytest.param((2, 3, 9, 8), (2, 3, 3, 2), dict(dilation=(2, 3), padding=(2, 1)), id="dilation"),
+    pytest.param((2, 3, 6, 5), (2, 3, 4, 3), dict(padding="same"), id="same-uneven"),
+    pytest.param((2, 3, 6, 5), (2, 3, 3, 3), dict(padding="same", dilation=2), id="same-dilated"),
+    pytest.param((2, 3, 6, 5), (2, 3, 3, 3), dict(padding="valid"), id="valid"),
+]
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("input_shape, weight_shape, options", OPTIONS)
+def test_conv2d_groups_dilation_and_padding_strings_match_torch(input_shape, weight_shape, options, device, request):
+    if device == "cuda":
+        request.getfixturevalue("standin_cuda")
+    ours = lambda x, w, b: minigan.nn.functional.conv2d(x, w, b, **options)  # noqa: E731
+    assert_matches_torch(ours if device == "cpu" else on_cuda(ours),
+                         _arrays(input_shape, weight_shape, weight_shape[:1]),
+                         lambda x, w, b: F.conv2d(x, w, b, **options), torch_fused=True)
+
+
+TRANSPOSED_OPTIONS = [
+    pytest.param((2, 4, 3, 4), (4, 3, 3, 3), dict(groups=2, stride=2, padding=1, output_padding=1), id="groups"),
+    pytest.param((2, 3, 3, 4), (3, 2, 3, 2), dict(dilation=2, stride=2, output_padding=(1, 0)), id="dilation"),
+]
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+@pytest.mark.parametrize("input_shape, weight_shape, options", TRANSPOSED_OPTIONS)
+def test_conv_transpose2d_groups_and_dilation_match_torch(input_shape, weight_shape, options, device, request):
+    if device == "cuda":
+        request.getfixturevalue("standin_cuda")
+    groups = options.get("groups", 1)
+    ours = lambda x, w, b: minigan.nn.functional.conv_transpose2d(x, w, b, **options)  # noqa: E731
+    assert_matches_torch(ours if device == "cpu" else on_cuda(ours),
+                         _arrays(input_shape, weight_shape, (weight_shape[1] * groups,)),
+                         lambda x, w, b: F.conv_transpose2d(x, w, b, **options), torch_fused=True)
+
+
+def test_groups_and_padding_strings_are_checked():
+    with pytest.raises(ValueError, match="groups=3 must divide the input's 4 channels"):
+        conv2d(tensor(1, 4, 5, 5), tensor(3, 1, 3, 3), groups=3)
+    with pytest.raises(ValueError, match="padding='same' is not supported for strided"):
+        conv2d(tensor(1, 2, 5, 5), tensor(3, 2, 3, 3), stride=2, padding="same")
+    with pytest.raises(ValueError, match="'valid' or 'same', got 'full'"):
+        conv2d(tensor(1, 2, 5, 5), tensor(3, 2, 3, 3), padding="full")

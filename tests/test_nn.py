@@ -60,6 +60,19 @@ LAYERS = [
                  id="ConvTranspose2d-from-noise"),
     pytest.param(lambda nn: nn.ConvTranspose2d(2, 3, (3, 2), stride=(2, 3), padding=(1, 0), output_padding=(1, 2)),
                  (2, 2, 3, 4), id="ConvTranspose2d-rectangular"),
+    pytest.param(lambda nn: nn.Conv2d(4, 6, 3, padding=1, groups=2), (2, 4, 5, 5), id="Conv2d-groups"),
+    pytest.param(lambda nn: nn.Conv2d(4, 4, 3, groups=4, bias=False), (2, 4, 5, 5), id="Conv2d-depthwise"),
+    pytest.param(lambda nn: nn.Conv2d(3, 2, (3, 2), dilation=(2, 1), stride=2), (2, 3, 9, 7), id="Conv2d-dilation"),
+    pytest.param(lambda nn: nn.Conv2d(3, 2, 4, padding="same"), (2, 3, 6, 5), id="Conv2d-same-even-kernel"),
+    pytest.param(lambda nn: nn.Conv2d(3, 2, 3, padding="valid", dilation=2), (2, 3, 7, 7), id="Conv2d-valid"),
+    pytest.param(lambda nn: nn.Conv2d(3, 2, 3, padding=1, padding_mode="reflect"), (2, 3, 5, 5),
+                 id="Conv2d-reflect"),
+    pytest.param(lambda nn: nn.Conv2d(3, 2, 3, padding=(1, 2), padding_mode="replicate"), (2, 3, 5, 5),
+                 id="Conv2d-replicate"),
+    pytest.param(lambda nn: nn.Conv2d(3, 2, 4, padding="same", padding_mode="circular"), (2, 3, 5, 5),
+                 id="Conv2d-same-circular"),
+    pytest.param(lambda nn: nn.ConvTranspose2d(4, 6, 4, 2, 1, groups=2, dilation=2, output_padding=1),
+                 (2, 4, 3, 3), id="ConvTranspose2d-groups-dilation"),
     pytest.param(lambda nn: nn.BatchNorm1d(4), (5, 4), id="BatchNorm1d"),
     pytest.param(lambda nn: nn.BatchNorm1d(3, 0.8, momentum=0.3), (4, 3, 5), id="BatchNorm1d-3d-eps0.8"),
     pytest.param(lambda nn: nn.BatchNorm2d(3), (2, 3, 4, 5), id="BatchNorm2d"),
@@ -686,8 +699,12 @@ def test_layers_name_themselves_and_the_shapes_on_bad_input():
             assert part in str(error.value), (part, str(error.value))
     with pytest.raises(IndexError, match=r"\[0, 10\)"):
         nn.Embedding(10, 2)(minigan.tensor([3, 10]))
-    with pytest.raises(NotImplementedError, match="groups"):
-        nn.Conv2d(4, 4, 3, groups=2)
+    with pytest.raises(ValueError, match="groups=3 must be a positive int dividing"):
+        nn.Conv2d(4, 4, 3, groups=3)
+    with pytest.raises(ValueError, match="strided"):
+        nn.Conv2d(4, 4, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match='Only "zeros" padding mode'):
+        nn.ConvTranspose2d(4, 4, 3, padding_mode="reflect")
 
 
 def test_deepcopy_gives_an_independent_module():

@@ -25,7 +25,7 @@ import numbers
 from minigan.backend import get_array_module
 from minigan.cuda import kernels
 from minigan.errors import DTypeError, ShapeError
-from minigan.ops.shape import reshape
+from minigan.ops.shape import index_put, pad, reshape
 from minigan.tensor import Function, Tensor, other_factors
 
 
@@ -249,18 +249,66 @@ def _add_bias(output, bias):
     return output if bias is None else output + reshape(bias, (1, -1, 1, 1))
 
 
-def _check_plain(op, dilation, groups):
-    if _pair(dilation, "dilation", op, 1) != (1, 1) or groups != 1:
-        raise NotImplementedError(f"{op}: dilation and groups other than 1 are not supported yet, got dilation="
-                                  f"{dilation!r}, groups={groups!r}")
+def _dense_weight(weight, groups, dilation):
+    """A grouped or dilated kernel as the plain kernel the Functions compute, built with ops (so
+    exact to any order), at the cost of multiplying its zeros: x groups and x dilation² the FLOPs.
+
+    Groups: the weight's dim 0 (C_out of a conv, C_in of a transposed one) splits into `groups`
+    blocks, and block g sees only the g-th block of the other channels: the weight becomes
+    block-diagonal, zeros between the blocks. Dilation: dilation - 1 zeros between the taps.
+    """
+    if groups != 1:
+        rows, columns = weight.shape[:2]
+        xp = get_array_module(weight.array)
+        own_group = (xp.arange(rows)[:, None] // (rows // groups)) == xp.arange(groups)
+        mask = Tensor(own_group.astype(weight.dtype).reshape(rows, groups, 1, 1, 1))
+        weight = reshape(weight.unsqueeze(1) * mask, (rows, groups * columns) + weight.shape[2:])
+    if dilation != (1, 1):
+        (dh, dw), (kh, kw) = dilation, weight.shape[2:]
+        xp = get_array_module(weight.array)
+        spread = Tensor(xp.zeros(weight.shape[:2] + ((kh - 1) * dh + 1, (kw - 1) * dw + 1), dtype=weight.dtype))
+        weight = index_put(spread, (slice(None), slice(None), slice(None, None, dh), slice(None, None, dw)), weight)
+    return weight
+
+
+def _check_groups(op, groups, channels, weight):
+    """torch's rules for groups: a positive int dividing the input channels and the weight's dim 0."""
+    if not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+    if channels % groups or weight.shape[0] % groups:
+        raise ShapeError(f"{op}: groups={groups} must divide the input's {channels} channels and the weight's "
+                         f"dim 0 ({weight.shape[0]}; weight shape {weight.shape})")
+
+
+def _same_padding(op, input, weight, stride, dilation):
+    """padding='same' (stride 1 only): the input padded by d·(k - 1) in all along each dim, the
+    extra one (for an odd total) on the right and bottom, as torch pads. Returns the input, padded
+    here when the padding is uneven, and the (even) padding left for the Function."""
+    if stride != (1, 1):
+        raise ValueError(f"{op}: padding='same' is not supported for strided convolutions")
+    totals = [d * (k - 1) for d, k in zip(dilation, weight.shape[2:])]
+    (top, left) = (totals[0] // 2, totals[1] // 2)
+    if all(total % 2 == 0 for total in totals):
+        return input, (top, left)
+    return pad(input, (left, totals[1] - left, top, totals[0] - top)), (0, 0)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """torch.nn.functional.conv2d: input (N, C_in, H, W), weight (C_out, C_in, kh, kw)."""
+    """torch.nn.functional.conv2d: input (N, C_in, H, W), weight (C_out, C_in / groups, kh, kw);
+    padding an int, a pair, 'valid' or 'same'."""
     op = "conv2d"
-    _check_plain(op, dilation, groups)
+    stride, dilation = _pair(stride, "stride", op, 1), _pair(dilation, "dilation", op, 1)
+    if isinstance(input, Tensor) and isinstance(weight, Tensor) and input.ndim == weight.ndim == 4:
+        _check_groups(op, groups, input.shape[1], weight)
+        weight = _dense_weight(weight, groups, dilation)
     _check_operands(op, input, weight, bias, 1, 0, "(C_out, C_in, kh, kw)")
-    stride, padding = _pair(stride, "stride", op, 1), _pair(padding, "padding", op, 0)
+    if padding == "same":
+        input, padding = _same_padding(op, input, weight, stride, (1, 1))
+    elif padding == "valid":
+        padding = 0
+    elif isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    padding = _pair(padding, "padding", op, 0)
     kernel_size = weight.shape[2:]
     padded_size = tuple(size + 2 * pad for size, pad in zip(input.shape[2:], padding))
     if any(kernel > size for kernel, size in zip(kernel_size, padded_size)):
@@ -272,18 +320,23 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    """torch.nn.functional.conv_transpose2d: input (N, C_in, H, W), weight (C_in, C_out, kh, kw).
+    """torch.nn.functional.conv_transpose2d: input (N, C_in, H, W), weight (C_in, C_out / groups,
+    kh, kw).
 
-    The output is (H - 1)·s - 2p + k + output_padding tall (and likewise wide): output_padding
-    picks which of the sizes that a stride-s convolution maps to H is meant.
+    The output is (H - 1)·s - 2p + d·(k - 1) + 1 + output_padding tall (and likewise wide):
+    output_padding picks which of the sizes that a stride-s convolution maps to H is meant.
     """
     op = "conv_transpose2d"
-    _check_plain(op, dilation, groups)
+    dilation = _pair(dilation, "dilation", op, 1)
+    if isinstance(input, Tensor) and isinstance(weight, Tensor) and input.ndim == weight.ndim == 4:
+        _check_groups(op, groups, input.shape[1], weight)
+        weight = _dense_weight(weight, groups, dilation)
     _check_operands(op, input, weight, bias, 0, 1, "(C_in, C_out, kh, kw)")
     stride, padding = _pair(stride, "stride", op, 1), _pair(padding, "padding", op, 0)
     output_padding = _pair(output_padding, "output_padding", op, 0)
-    if any(extra >= step for extra, step in zip(output_padding, stride)):
-        raise ValueError(f"{op}: output_padding {output_padding} must be smaller than stride {stride}")
+    if any(extra >= max(step, dil) for extra, step, dil in zip(output_padding, stride, dilation)):
+        raise ValueError(f"{op}: output_padding {output_padding} must be smaller than either stride {stride} or "
+                         f"dilation {dilation}")
     output_size = tuple((size - 1) * step - 2 * pad + kernel + extra for size, step, pad, kernel, extra
                         in zip(input.shape[2:], stride, padding, weight.shape[2:], output_padding))
     if min(output_size) <= 0:
