@@ -8,6 +8,11 @@ gradients, `.item()` logging. `legacy_loop` follows the older PyTorch-GAN script
 `Tensor = FloatTensor`, `Tensor(n, 1).fill_(1.0)`, `imgs.type(Tensor)`, a gradient penalty
 through `autograd.grad` on `real.data` and `fake.data`, and weight clipping through `p.data`.
 """
+import pathlib
+import re
+import subprocess
+import sys
+
 import numpy
 import pytest
 from parity import assert_close, torch
@@ -163,3 +168,41 @@ def test_the_legacy_idioms_compute_what_torch_computes(clip_value):
     assert_close(our_log, their_log, rtol=1e-9, what="losses")
     for (name, p), q in zip(ourD.state_dict().items(), theirD.state_dict().values()):
         assert_close(p.numpy(), q.numpy(), rtol=1e-9, what=name)
+
+
+# --------------------------------------------------------------------------------------------
+# A whole torch script, its imports changed and nothing else
+# --------------------------------------------------------------------------------------------
+PORTS = pathlib.Path(__file__).parent / "ports"
+TORCH_IMPORTS = {  # the script's import lines, and minigan's for each
+    "import torch\n": "import minigan as torch\n",
+    "import torch.nn as nn\n": "import minigan.nn as nn\n",
+    "import torch.nn.functional as F\n": "import minigan.nn.functional as F\n",
+    "from torch.nn.utils import spectral_norm\n": "from minigan.nn.utils import spectral_norm\n",
+}
+
+
+def _numbers(output):
+    return [float(token) for token in re.findall(r"-?\d+\.\d+(?:e-?\d+)?|\d+e-?\d+", output)]
+
+
+def _run(script):
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_torch_sngan_script_runs_on_minigan_with_only_its_imports_changed(tmp_path):
+    """Upsample + Conv2d + BatchNorm2d blocks in a ModuleList, spectral_norm, RMSprop with
+    momentum, StepLR: the same losses, learning rates and samples in float64, to 1e-10."""
+    source = (PORTS / "sngan_torch.py").read_text()
+    ported = source
+    for theirs, ours in TORCH_IMPORTS.items():
+        assert source.count(theirs) == 1, theirs
+        ported = ported.replace(theirs, ours)
+    assert "torch." not in "".join(line for line in ported.splitlines(True) if line.startswith(("import", "from")))
+    (tmp_path / "sngan_minigan.py").write_text(ported)
+    theirs, ours = _run(PORTS / "sngan_torch.py"), _run(tmp_path / "sngan_minigan.py")
+    their_numbers, our_numbers = _numbers(theirs), _numbers(ours)
+    assert len(their_numbers) == len(our_numbers) == 6 * 4 + 2, (theirs, ours)
+    numpy.testing.assert_allclose(our_numbers, their_numbers, rtol=1e-10, err_msg=f"torch:\n{theirs}\nminigan:\n{ours}")
