@@ -1,19 +1,22 @@
 """DCGAN on minigan, as the PyTorch DCGAN example builds and trains it.
 
     python examples/dcgan.py [--image-size 32|64] [--ngf 32] [--ndf 32] [--dataset mnist|cifar10] [--max-steps N]
+                             [--spectral-norm] [--ema 0.999]
 
 G: ConvTranspose2d(nz, ngf·2^k, 4, 1, 0), then stride-2 ConvTranspose2d(4, 2, 1) blocks with
 BatchNorm2d and ReLU, ending in Tanh. D: stride-2 Conv2d(4, 2, 1) blocks with LeakyReLU(0.2) and
 BatchNorm2d on all but the first, then Conv2d(…, 1, 4, 1, 0) and Sigmoid. No biases; weights
 N(0, 0.02), BatchNorm weights N(1, 0.02); BCELoss; Adam(2e-4, betas (0.5, 0.999)); nz 100; batch 64.
 `--image-size 64 --ngf 64 --ndf 64` is the source's network exactly; the default 32×32 network with
-ngf = ndf = 32 is sized for a CPU.
+ngf = ndf = 32 is sized for a CPU. `--spectral-norm` makes D SNGAN's (Miyato et al., 2018): every
+conv wrapped in nn.utils.spectral_norm, and no BatchNorm in D, whose Lipschitz constant the
+spectral norms then bound.
 """
 import minigan
 import minigan.nn as nn
 from minigan.data import load_cifar10, load_mnist, resize_images, scale_images
 from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_arguments, example_device,
-                                    resolve_epochs)
+                                    moving_average, resolve_epochs)
 
 
 def blocks_for(image_size):
@@ -52,6 +55,14 @@ class Discriminator(nn.Module):
 
     def forward(self, x):
         return self.main(x).reshape(-1)
+
+
+def spectrally_normalized(D):
+    """D with every conv under spectral_norm (weight -> weight_orig, weight_u, weight_v)."""
+    for module in D.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.utils.spectral_norm(module)
+    return D
 
 
 def weights_init(module):
@@ -117,6 +128,8 @@ def train_step(G, D, criterion, optimizer_G, optimizer_D, real, nz):
 
 def main(argv=None):
     parser = gan_arguments(__doc__.splitlines()[0], epochs=5, batch_size=64, lr=2e-4)
+    parser.add_argument("--spectral-norm", action="store_true",
+                        help="SNGAN's discriminator: spectral_norm on every conv, no BatchNorm")
     args = parser.parse_args(argv)
     check_arguments(parser, args)
     minigan.manual_seed(args.seed)
@@ -126,26 +139,35 @@ def main(argv=None):
     resolve_epochs(args, len(images), 2)  # as long as 2 epochs of full MNIST: ~10 minutes on 2 CPU cores
     channels = images.shape[1]
     G = Generator(args.nz, args.ngf, channels, args.image_size).to(device)
-    D = Discriminator(args.ndf, channels, args.image_size).to(device)
+    norm = (lambda width: nn.Identity()) if args.spectral_norm else nn.BatchNorm2d
+    D = Discriminator(args.ndf, channels, args.image_size, norm=norm).to(device)
     G.apply(weights_init), D.apply(weights_init)
+    if args.spectral_norm:
+        spectrally_normalized(D)
+    ema = moving_average(args, G)  # with --ema: the samples come from G's averaged weights
+    sampler = G if ema is None else ema.model
     G, D = data_parallel(args, G, D)
     criterion = nn.BCELoss()
     optimizer_D = minigan.optim.Adam(D.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
     optimizer_G = minigan.optim.Adam(G.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
     fixed_noise = minigan.randn(64, args.nz, 1, 1, device=device)
 
-    run = TrainingRun("dcgan", args, models={"G": G, "D": D}, optimizers={"G": optimizer_G, "D": optimizer_D})
+    run = TrainingRun("dcgan", args, models={"G": G, "D": D, **({} if ema is None else {"G_ema": ema.model})},
+                      optimizers={"G": optimizer_G, "D": optimizer_D})
 
     @minigan.no_grad()
     def samples():  # G stays in training mode, as in the source
-        return G(fixed_noise)
+        return sampler(fixed_noise)
 
     run.set_sampler(samples)
     if args.dataset == "mnist":
-        run.set_digit_scores(lambda n: G(minigan.randn(n, args.nz, 1, 1, device=device)), images)
+        run.set_digit_scores(lambda n: sampler(minigan.randn(n, args.nz, 1, 1, device=device)), images)
     for _, _, indices in run.batches(len(images)):
         real = minigan.tensor(images[indices], device=device)
-        run.log(train_step(G, D, criterion, optimizer_G, optimizer_D, real, args.nz))
+        losses = train_step(G, D, criterion, optimizer_G, optimizer_D, real, args.nz)
+        if ema is not None:
+            ema.update(G)
+        run.log(losses)
     return run.finish()
 
 

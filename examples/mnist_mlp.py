@@ -1,7 +1,7 @@
 """The MNIST MLP GAN, on minigan: three fully connected GANs from well-known sources.
 
     python examples/mnist_mlp.py [--arch default|bn|small] [--data-dir DIR] [--max-steps N] [--backend cupy]
-                                 [--log-grads] [--g-loss non-saturating|saturating]
+                                 [--log-grads] [--g-loss non-saturating|saturating] [--ema 0.999]
 
 --arch default  CS231n's GAN: D 784-256-256-1 with LeakyReLU(0.2), G 96-1024-1024-784 with ReLU
                 and Tanh, BCE-with-logits, Adam(5e-4, betas (0.5, 0.999)), batch 128, uniform noise.
@@ -16,7 +16,7 @@ import minigan.nn as nn
 import minigan.nn.functional as F
 from minigan.data import load_mnist, scale_images
 from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_arguments, example_device,
-                                    resolve_epochs)
+                                    moving_average, resolve_epochs)
 
 ARCHS = {
     "default": dict(noise_dim=96, batch_size=128, lr=5e-4, betas=(0.5, 0.999), epochs=5),
@@ -126,6 +126,8 @@ def main(argv=None):
     G.to(device), D.to(device)
     if device == "cuda":  # each Linear's bias and the activation after it in one kernel, not two
         nn.utils.fuse(G), nn.utils.fuse(D)
+    ema = moving_average(args, G)  # with --ema: the samples come from G's averaged weights
+    sampler = G if ema is None else ema.model
     G, D = data_parallel(args, G, D)
     optimizer_G = minigan.optim.Adam(G.parameters(), lr=args.lr, betas=config["betas"])
     optimizer_D = minigan.optim.Adam(D.parameters(), lr=args.lr, betas=config["betas"])
@@ -133,14 +135,15 @@ def main(argv=None):
     fixed_noise = noise(args.arch, 16, config["noise_dim"], device)
 
     run = TrainingRun(f"mnist_mlp_{args.arch}" if args.arch != "default" else "mnist_mlp", args,
-                      models={"G": G, "D": D}, optimizers={"G": optimizer_G, "D": optimizer_D})
+                      models={"G": G, "D": D, **({} if ema is None else {"G_ema": ema.model})},
+                      optimizers={"G": optimizer_G, "D": optimizer_D})
 
     @minigan.no_grad()
     def samples():  # the BatchNorm generator samples in training mode, as the source does
-        return G(fixed_noise).reshape(-1, 1, 28, 28)
+        return sampler(fixed_noise).reshape(-1, 1, 28, 28)
 
     run.set_sampler(samples)
-    run.set_digit_scores(lambda n: G(noise(args.arch, n, config["noise_dim"], device)), images)
+    run.set_digit_scores(lambda n: sampler(noise(args.arch, n, config["noise_dim"], device)), images)
     for _, _, indices in run.batches(len(images)):
         real = minigan.tensor(images[indices], device=device)
         if args.arch == "bn":
@@ -149,6 +152,8 @@ def main(argv=None):
             real_label = 0.9 if args.arch == "small" else 1.0  # one-sided label smoothing
             loss_D, loss_G = logits_step(G, D, optimizer_G, optimizer_D, real, noise_fn, real_label,
                                          saturating=args.g_loss == "saturating")
+        if ema is not None:
+            ema.update(G)
         run.log({"D": loss_D, "G": loss_G})
     return run.finish()
 

@@ -1,6 +1,7 @@
 """WGAN-GP on minigan: the DCGAN shape, a critic without Sigmoid, and a gradient penalty.
 
     python examples/wgan_gp.py [--n-critic 5] [--lambda-gp 10] [--lr 2e-4 --beta1 0.5 --beta2 0.9] [--max-steps N]
+                               [--ema 0.999]
 
 The critic is DCGAN's discriminator with InstanceNorm2d(affine=True) in place of BatchNorm and no
 Sigmoid: it scores, it does not classify. Per step it is updated on one batch; every `--n-critic`
@@ -15,7 +16,8 @@ uses Adam(1e-4, betas (0, 0.9)): `--lr 1e-4 --beta1 0 --beta2 0.9`.
 import minigan
 import minigan.nn as nn
 from dcgan import Discriminator, Generator, gan_arguments, load_images, weights_init
-from minigan.utils.training import TrainingRun, check_arguments, data_parallel, example_device, resolve_epochs
+from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_device, moving_average,
+                                    resolve_epochs)
 
 
 def gradient_penalty(critic, real, fake):
@@ -69,27 +71,32 @@ def main(argv=None):
     critic = Discriminator(args.ndf, channels, args.image_size,
                            norm=lambda width: nn.InstanceNorm2d(width, affine=True), sigmoid=False).to(device)
     G.apply(weights_init), critic.apply(weights_init)
+    ema = moving_average(args, G)  # with --ema: the samples come from G's averaged weights
+    sampler = G if ema is None else ema.model
     G, critic = data_parallel(args, G, critic)
     optimizer_C = minigan.optim.Adam(critic.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
     optimizer_G = minigan.optim.Adam(G.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
     fixed_noise = minigan.randn(64, args.nz, 1, 1, device=device)
 
-    run = TrainingRun("wgan_gp", args, models={"G": G, "critic": critic},
+    run = TrainingRun("wgan_gp", args,
+                      models={"G": G, "critic": critic, **({} if ema is None else {"G_ema": ema.model})},
                       optimizers={"G": optimizer_G, "critic": optimizer_C})
 
     @minigan.no_grad()
     def samples():
-        return G(fixed_noise)
+        return sampler(fixed_noise)
 
     run.set_sampler(samples)
     if args.dataset == "mnist":
-        run.set_digit_scores(lambda n: G(minigan.randn(n, args.nz, 1, 1, device=device)), images)
+        run.set_digit_scores(lambda n: sampler(minigan.randn(n, args.nz, 1, 1, device=device)), images)
     loss_G = None
     for _, _, indices in run.batches(len(images)):
         real = minigan.tensor(images[indices], device=device)
         losses = critic_step(G, critic, optimizer_C, real, args.nz, args.lambda_gp)
         if run.step % args.n_critic == args.n_critic - 1:  # the generator, every n_critic steps
             loss_G = generator_step(G, critic, optimizer_G, real.shape[0], args.nz, device)
+            if ema is not None:
+                ema.update(G)
         if loss_G is not None:
             losses["G"] = loss_G
         run.log(losses)

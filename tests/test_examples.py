@@ -45,11 +45,16 @@ RUNS = {
     "mnist_mlp_small": ["--arch", "small", "--batch-size", "16"],
     "dcgan": ["--batch-size", "16", "--ngf", "4", "--ndf", "4"],
     "wgan_gp": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--n-critic", "2"],
+    "wgan": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--n-critic", "2"],
+    "dcgan_spectral_norm_ema": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--spectral-norm", "--ema", "0.9"],
+    "mnist_mlp_ema": ["--batch-size", "16", "--ema", "0.99"],
 }
+SCRIPTS = {"mnist_mlp_bn": "mnist_mlp", "mnist_mlp_small": "mnist_mlp", "mnist_mlp_ema": "mnist_mlp",
+           "dcgan_spectral_norm_ema": "dcgan"}
 
 
 def run_example(name, data_dir, out, *extra):
-    script = "mnist_mlp" if name.startswith("mnist_mlp") else name
+    script = SCRIPTS.get(name, name)
     argv = RUNS[name] + ["--data-dir", data_dir, "--out", str(out), "--epochs", "2", "--log-every", "2"] + list(extra)
     return example(script).main(argv)
 
@@ -93,6 +98,18 @@ def test_log_grads_prints_each_layers_gradient_norm_and_plots_them(g_loss, mnist
     assert os.path.join(str(tmp_path), "gradients.png") in summary["files"]
 
 
+def test_spectral_norm_and_ema_flags_change_what_is_trained_and_saved(mnist_fixture, tmp_path):
+    run_example("dcgan_spectral_norm_ema", mnist_fixture, tmp_path, "--max-steps", "3")
+    models = minigan.load(tmp_path / "checkpoint-00000003.npz")["models"]
+    assert set(models) == {"G", "D", "G_ema"}
+    assert {"main.0.weight_orig", "main.0.weight_u", "main.0.weight_v"} <= set(models["D"])
+    assert not any("running_mean" in key for key in models["D"])  # SNGAN's D: no BatchNorm
+    assert list(models["G_ema"]) == list(models["G"])
+    for key, value in models["G"].items():  # three steps of a 0.9 average: near G, not equal to it
+        if value.dtype.kind == "f" and "running" not in key and "weight" in key:
+            assert not numpy.array_equal(models["G_ema"][key].numpy(), value.numpy()), key
+
+
 def test_the_saturating_loss_is_refused_where_d_gives_probabilities(mnist_fixture, tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_example("mnist_mlp_bn", mnist_fixture, tmp_path, "--g-loss", "saturating")
@@ -102,7 +119,7 @@ def test_the_saturating_loss_is_refused_where_d_gives_probabilities(mnist_fixtur
 # --------------------------------------------------------------------------------------------
 # On 'cuda' (the stand-in device): --backend cupy, and no host sync in a step
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["mnist_mlp", "mnist_mlp_bn", "mnist_mlp_small", "dcgan", "wgan_gp"])
+@pytest.mark.parametrize("name", ["mnist_mlp", "mnist_mlp_bn", "mnist_mlp_small", "dcgan", "wgan_gp", "wgan"])
 @pytest.mark.usefixtures("standin_cuda")
 def test_example_trains_on_cuda(name, mnist_fixture, tmp_path):
     summary = run_example(name, mnist_fixture, tmp_path, "--max-steps", "3", "--backend", "cupy")

@@ -383,6 +383,54 @@ def test_wgan_gp_critic_loss_with_gradient_penalty_and_all_gradients_match_torch
 
 
 # --------------------------------------------------------------------------------------------
+# The original WGAN: DCGAN's discriminator without Sigmoid, RMSprop, weight clipping via p.data
+# --------------------------------------------------------------------------------------------
+def wgan(lib, nz=100, ngf=8, ndf=8, nc=3):
+    netG, netD = dcgan(lib, nz, ngf, ndf, nc)
+    critic = lib.nn.Sequential(*list(netD.main)[:-1], lib.nn.Flatten(0))  # scores, not probabilities
+    return lib.nn.Sequential(netG, critic)
+
+
+def wgan_steps(lib, gan, reals, noises, clip_value=0.01, n_critic=2):
+    """PyTorch-GAN's wgan.py loop: the critic every step, its weights clipped, G every n_critic."""
+    generator, critic = gan
+    optimizer_G = lib.optim.RMSprop(generator.parameters(), lr=1e-3)
+    optimizer_D = lib.optim.RMSprop(critic.parameters(), lr=1e-3)
+    losses = []
+    for i, (real_imgs, z) in enumerate(zip(reals, noises)):
+        optimizer_D.zero_grad()
+        fake_imgs = generator(z).detach()
+        loss_D = -lib.mean(critic(real_imgs)) + lib.mean(critic(fake_imgs))
+        loss_D.backward()
+        optimizer_D.step()
+        for p in critic.parameters():
+            p.data.clamp_(-clip_value, clip_value)
+        losses.append(loss_D)
+        if i % n_critic == 0:
+            optimizer_G.zero_grad()
+            loss_G = -lib.mean(critic(generator(z)))
+            loss_G.backward()
+            optimizer_G.step()
+            losses.append(loss_G)
+    return losses
+
+
+def test_the_original_wgan_with_weight_clipping_matches_torch():
+    ours, theirs = twins(wgan)
+    rng = numpy.random.default_rng(6)
+    reals = [rng.uniform(-1, 1, (2, 3, 64, 64)) for _ in range(4)]
+    noises = [rng.normal(0, 1, (2, 100, 1, 1)) for _ in range(4)]
+    our_losses = wgan_steps(minigan, ours, as_tensors(minigan, *reals), as_tensors(minigan, *noises))
+    their_losses = wgan_steps(torch, theirs, as_tensors(torch, *reals), as_tensors(torch, *noises))
+    for step, (loss, their_loss) in enumerate(zip(our_losses, their_losses)):
+        assert_same_loss(loss, their_loss, f"loss {step}")
+    critic_weights = [p.array for p in ours[1].parameters()]
+    assert max(abs(w).max() for w in critic_weights) <= 0.01  # clipped
+    assert any(numpy.isclose(abs(w), 0.01).any() for w in critic_weights)  # and the clip was reached
+    assert_same_state(ours, theirs)  # every weight after RMSprop and clipping, and the running statistics
+
+
+# --------------------------------------------------------------------------------------------
 # On 'cuda' (the stand-in device): the seeds' steps, gradient penalties included
 # --------------------------------------------------------------------------------------------
 def host(tensor):

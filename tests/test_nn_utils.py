@@ -133,3 +133,34 @@ def test_parameters_to_vector_and_back_match_torch():
         numpy.testing.assert_array_equal(ours_p.array, their_p.detach().numpy(), err_msg=name)
     with pytest.raises(TypeError, match="expected Tensor"):
         nn.utils.vector_to_parameters(new, ours.parameters())
+
+
+# --------------------------------------------------------------------------------------------
+# The examples' --ema: an exponential moving average of G, as torch's AveragedModel keeps one
+# --------------------------------------------------------------------------------------------
+def test_exponential_moving_average_matches_torchs_averaged_model():
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    from minigan.utils.ema import ExponentialMovingAverage
+    ours = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)).double()
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2)).double()
+    ours.load_state_dict({key: value.numpy() for key, value in theirs.state_dict().items()})
+    average = ExponentialMovingAverage(ours, decay=0.9)
+    their_average = AveragedModel(theirs, multi_avg_fn=get_ema_multi_avg_fn(0.9), use_buffers=False)
+    their_average.update_parameters(theirs)  # torch's first update copies the weights; ours starts as a copy
+    # SGD, not Adam: the bias before BatchNorm has a gradient of rounding noise, which Adam scales up to ±lr
+    our_optimizer, their_optimizer = minigan.optim.SGD(ours.parameters(), 0.1), torch.optim.SGD(theirs.parameters(), 0.1)
+    for step in range(4):
+        x = rng.standard_normal((5, 3))
+        for model, optimizer, lib in ((ours, our_optimizer, minigan), (theirs, their_optimizer, torch)):
+            optimizer.zero_grad()
+            model(lib.tensor(x)).pow(2).sum().backward()
+            optimizer.step()
+        average.update(ours)
+        their_average.update_parameters(theirs)
+    for (name, ours_p), (_, their_p) in zip(average.model.named_parameters(), their_average.module.named_parameters()):
+        assert_close(ours_p.array, their_p.detach().numpy(), what=name)
+        assert not ours_p.requires_grad
+    numpy.testing.assert_array_equal(average.model[1].running_mean.array, ours[1].running_mean.array)
+    with pytest.raises(ValueError, match="decay"):
+        ExponentialMovingAverage(ours, 1.0)

@@ -30,6 +30,7 @@ import numpy as np
 import minigan
 from minigan import distributed
 from minigan.utils import images as image_files
+from minigan.utils.ema import ExponentialMovingAverage
 
 CHECKPOINT_PATTERN = "checkpoint-{step:08d}.npz"
 
@@ -61,6 +62,9 @@ def example_arguments(description, **defaults):
     parser.add_argument("--checkpoint-every", type=int, default=None,
                         help="also checkpoint every N steps (default: at each epoch's end and at the end)")
     parser.add_argument("--keep-checkpoints", type=int, default=3, help="how many checkpoints to keep")
+    parser.add_argument("--ema", type=float, default=None, metavar="DECAY",
+                        help="also keep an exponential moving average of G's weights (e.g. 0.999), checkpointed, "
+                             "and draw the samples and digit scores from it")
     parser.add_argument("--show", action="store_true", help="open the final figures in windows")
     return parser
 
@@ -100,6 +104,11 @@ def data_parallel(args, *models):
     return tuple(distributed.DistributedDataParallel(model) for model in models)
 
 
+def moving_average(args, G):
+    """With --ema DECAY, an ExponentialMovingAverage of G (minigan/utils/ema.py), else None."""
+    return None if args.ema is None else ExponentialMovingAverage(G, args.ema)
+
+
 def check_arguments(parser, args):
     """Refuse flags out of range with a message that names the flag."""
     positive = {"--epochs": args.epochs if args.epochs is not None else 1, "--batch-size": args.batch_size,
@@ -114,6 +123,8 @@ def check_arguments(parser, args):
             parser.error(f"{flag} must be at least 1, got {value}")
     if not args.lr > 0:
         parser.error(f"--lr must be positive, got {args.lr}")
+    if args.ema is not None and not 0 < args.ema < 1:
+        parser.error(f"--ema must lie between 0 and 1 (a decay such as 0.999), got {args.ema}")
 
 
 class _StopOnInterrupt:
