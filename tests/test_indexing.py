@@ -206,3 +206,11 @@ def test_equality_with_none_is_false_and_tensors_hash_by_identity():
     assert (x == None) is False and (x != None) is True  # noqa: E711, as torch
     assert len({x, y, x}) == 2 and {x: 1}[x] == 1
     assert x in [x] and bool(x == y)
+
+
+def test_an_int_index_into_a_0_d_tensor_gives_torchs_error():
+    """PyTorch-GAN's began.py reads `loss.data[0]`, written for torch 0.3; torch 2 refuses it so."""
+    with pytest.raises(IndexError, match=r"invalid index of a 0-dim tensor. Use `tensor.item\(\)`"):
+        minigan.tensor(1.0)[0]
+    with pytest.raises(IndexError, match="invalid index of a 0-dim tensor"):
+        torch.tensor(1.0)[0]

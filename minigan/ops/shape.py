@@ -319,6 +319,9 @@ def expand(x, *sizes):
 
 
 def getitem(x, index):
+    if x.ndim == 0 and _is_integer(index):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python to convert a 0-dim "
+                         "tensor to a number")
     return GetItem(torch_index(index, get_array_module(x.array)))(x)
 
 
