@@ -11,9 +11,8 @@ images and lower that of fakes, then clamps every critic weight into [-c, c] thr
 """
 import minigan
 from dcgan import Discriminator, Generator, gan_arguments, load_images, weights_init
-from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_device, moving_average,
-                                    resolve_epochs)
-from wgan_gp import generator_step
+from minigan.utils.training import check_arguments, data_parallel, example_device, moving_average, resolve_epochs
+from wgan_gp import train_wgan
 
 
 def critic_step(G, critic, optimizer_C, real, nz, clip_value):
@@ -47,34 +46,12 @@ def main(argv=None):
     critic = Discriminator(args.ndf, channels, args.image_size, sigmoid=False).to(device)
     G.apply(weights_init), critic.apply(weights_init)
     ema = moving_average(args, G)  # with --ema: the samples come from G's averaged weights
-    sampler = G if ema is None else ema.model
     G, critic = data_parallel(args, G, critic)
     optimizer_C = minigan.optim.RMSprop(critic.parameters(), lr=args.lr)
     optimizer_G = minigan.optim.RMSprop(G.parameters(), lr=args.lr)
-    fixed_noise = minigan.randn(64, args.nz, 1, 1, device=device)
-
-    run = TrainingRun("wgan", args, models={"G": G, "critic": critic, **({} if ema is None else {"G_ema": ema.model})},
+    return train_wgan("wgan", args, G, critic, optimizer_G, ema, images, device,
+                      lambda real: critic_step(G, critic, optimizer_C, real, args.nz, args.clip_value),
                       optimizers={"G": optimizer_G, "critic": optimizer_C})
-
-    @minigan.no_grad()
-    def samples():
-        return sampler(fixed_noise)
-
-    run.set_sampler(samples)
-    if args.dataset == "mnist":
-        run.set_digit_scores(lambda n: sampler(minigan.randn(n, args.nz, 1, 1, device=device)), images)
-    loss_G = None
-    for _, _, indices in run.batches(len(images)):
-        real = minigan.tensor(images[indices], device=device)
-        losses = critic_step(G, critic, optimizer_C, real, args.nz, args.clip_value)
-        if run.step % args.n_critic == args.n_critic - 1:  # the generator, every n_critic steps
-            loss_G = generator_step(G, critic, optimizer_G, real.shape[0], args.nz, device)
-            if ema is not None:
-                ema.update(G)
-        if loss_G is not None:
-            losses["G"] = loss_G
-        run.log(losses)
-    return run.finish()
 
 
 if __name__ == "__main__":

@@ -72,15 +72,23 @@ def main(argv=None):
                            norm=lambda width: nn.InstanceNorm2d(width, affine=True), sigmoid=False).to(device)
     G.apply(weights_init), critic.apply(weights_init)
     ema = moving_average(args, G)  # with --ema: the samples come from G's averaged weights
-    sampler = G if ema is None else ema.model
     G, critic = data_parallel(args, G, critic)
     optimizer_C = minigan.optim.Adam(critic.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
     optimizer_G = minigan.optim.Adam(G.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
-    fixed_noise = minigan.randn(64, args.nz, 1, 1, device=device)
 
-    run = TrainingRun("wgan_gp", args,
-                      models={"G": G, "critic": critic, **({} if ema is None else {"G_ema": ema.model})},
+    return train_wgan("wgan_gp", args, G, critic, optimizer_G, ema, images, device,
+                      lambda real: critic_step(G, critic, optimizer_C, real, args.nz, args.lambda_gp),
                       optimizers={"G": optimizer_G, "critic": optimizer_C})
+
+
+def train_wgan(name, args, G, critic, optimizer_G, ema, images, device, update_critic, optimizers):
+    """The WGAN loop both WGAN examples run: `update_critic(real)` every step (it returns the
+    losses to log), G every n_critic steps (and its moving average, with --ema); samples from
+    fixed noise, digit scores, checkpoints of G, the critic and the average."""
+    sampler = G if ema is None else ema.model
+    fixed_noise = minigan.randn(64, args.nz, 1, 1, device=device)
+    run = TrainingRun(name, args, models={"G": G, "critic": critic, **({} if ema is None else {"G_ema": ema.model})},
+                      optimizers=optimizers)
 
     @minigan.no_grad()
     def samples():
@@ -92,7 +100,7 @@ def main(argv=None):
     loss_G = None
     for _, _, indices in run.batches(len(images)):
         real = minigan.tensor(images[indices], device=device)
-        losses = critic_step(G, critic, optimizer_C, real, args.nz, args.lambda_gp)
+        losses = update_critic(real)
         if run.step % args.n_critic == args.n_critic - 1:  # the generator, every n_critic steps
             loss_G = generator_step(G, critic, optimizer_G, real.shape[0], args.nz, device)
             if ema is not None:

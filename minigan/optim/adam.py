@@ -3,7 +3,7 @@ import numbers
 
 from minigan.backend import get_array_module, is_device_array
 from minigan.cuda import kernels
-from minigan.optim.optimizer import Optimizer
+from minigan.optim.optimizer import Optimizer, lerp_arrays_
 
 
 class Adam(Optimizer):
@@ -67,13 +67,7 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, *, lr, be
     scratch = xp.empty_like(param) if scratch is None else scratch
     if weight_decay != 0:
         grad += xp.multiply(param, weight_decay, out=scratch)
-    # m ← lerp(m, g, 1 − β1) as torch's lerp computes it: m + w (g − m) for w < 0.5, else g − (g − m)(1 − w)
-    weight = param.dtype.type(1 - beta1)
-    difference = xp.subtract(grad, exp_avg, out=scratch)
-    if weight < 0.5:
-        exp_avg += xp.multiply(difference, weight, out=scratch)
-    else:
-        xp.subtract(grad, xp.multiply(difference, 1 - weight, out=scratch), out=exp_avg)
+    lerp_arrays_(exp_avg, grad, 1 - beta1, scratch)  # m ← lerp(m, g, 1 − β1)
     # v ← β2·v + (1 − β2)·g·g, in torch's order: ((1 − β2)·g)·g
     exp_avg_sq *= beta2
     exp_avg_sq += xp.multiply(xp.multiply(grad, 1 - beta2, out=scratch), grad, out=scratch)

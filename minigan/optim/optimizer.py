@@ -36,6 +36,19 @@ def _block_size(array):
     return _BLOCK if backend.device_of(array) == "cpu" else max(array.size, 1)
 
 
+def lerp_arrays_(average, value, weight, scratch):
+    """average ← lerp(average, value, weight), in place, as torch's lerp computes it: from the
+    average for a weight under 0.5, average + w·(value − average), else from the value,
+    value − (value − average)·(1 − w); so moving averages (Adam's m, RMSprop's ḡ) agree to the bit."""
+    xp = get_array_module(average)
+    weight = average.dtype.type(weight)
+    difference = xp.subtract(value, average, out=scratch)
+    if weight < 0.5:
+        average += xp.multiply(difference, weight, out=scratch)
+    else:
+        xp.subtract(value, xp.multiply(difference, 1 - weight, out=scratch), out=average)
+
+
 class Optimizer:
     """Base class: holds `param_groups` (a list of dicts, as in torch) and one FlatGroup each."""
 

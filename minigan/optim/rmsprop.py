@@ -1,6 +1,6 @@
 """RMSprop (Hinton, 2012), the original WGAN's optimizer, with torch.optim.RMSprop's update rule."""
 from minigan.backend import get_array_module
-from minigan.optim.optimizer import Optimizer
+from minigan.optim.optimizer import Optimizer, lerp_arrays_
 
 
 class RMSprop(Optimizer):
@@ -51,13 +51,7 @@ class RMSprop(Optimizer):
         square_avg += xp.multiply(xp.multiply(grad, grad, out=scratch), 1 - alpha, out=scratch)
         if group["centered"]:
             grad_avg = state["grad_avg"]
-            # ḡ ← lerp(ḡ, g, 1 − α), as torch's lerp computes it for a weight under 0.5, else from g
-            weight = param.dtype.type(1 - alpha)
-            difference = xp.subtract(grad, grad_avg, out=scratch)
-            if weight < 0.5:
-                grad_avg += xp.multiply(difference, weight, out=scratch)
-            else:
-                xp.subtract(grad, xp.multiply(difference, 1 - weight, out=scratch), out=grad_avg)
+            lerp_arrays_(grad_avg, grad, 1 - alpha, scratch)  # ḡ ← lerp(ḡ, g, 1 − α)
             denominator = xp.subtract(square_avg, xp.multiply(grad_avg, grad_avg, out=scratch), out=scratch)
             xp.sqrt(denominator, out=denominator)
         else:
