@@ -22,6 +22,8 @@ import sys
 
 import numpy
 
+from minigan import host_memory  # noqa: F401  (tunes malloc before the first large array)
+
 float32 = numpy.float32
 float64 = numpy.float64
 float16 = numpy.float16

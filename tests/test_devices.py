@@ -310,7 +310,8 @@ DTYPE_NAMES = {"float16", "float32", "float64", "int32", "int64", "uint8", "bool
 # (file, function, numpy name): why it is host-only bookkeeping, never array data
 HOST_ONLY = {
     **{("ops/activation.py", "select", name): "the host's bit trick for where (select is CuPy's where on a GPU)"
-       for name in ("asarray", "bitwise_and", "broadcast_shapes", "empty", "invert", "negative", "shape")},
+       for name in ("asarray", "bitwise_and", "broadcast_shapes", "empty", "empty_like", "invert", "negative",
+                    "shape")},
     ("ops/activation.py", "select.bits", "asarray"): "a host array's bits, in select's bit trick",
     ("optim/optimizer.py", "Optimizer.state_dict", "flatnonzero"): "which parameters have state: a host flag array",
     ("optim/optimizer.py", "FlatGroup.__init__", "array"): "parameter sizes, one host number per parameter",

@@ -183,7 +183,8 @@ TORCH_IMPORTS = {  # the script's import lines, and minigan's for each
 
 
 def _numbers(output):
-    return [float(token) for token in re.findall(r"-?\d+\.\d+(?:e-?\d+)?|\d+e-?\d+", output)]
+    """The numbers the script prints after a name ("loss_d 1.42", "step 0"), in order."""
+    return [float(value) for value in re.findall(r"[a-z_]+ (-?\d[\d.e+-]*)(?=\s|$)", output)]
 
 
 def _run(script):
@@ -204,5 +205,5 @@ def test_a_torch_sngan_script_runs_on_minigan_with_only_its_imports_changed(tmp_
     (tmp_path / "sngan_minigan.py").write_text(ported)
     theirs, ours = _run(PORTS / "sngan_torch.py"), _run(tmp_path / "sngan_minigan.py")
     their_numbers, our_numbers = _numbers(theirs), _numbers(ours)
-    assert len(their_numbers) == len(our_numbers) == 6 * 4 + 2, (theirs, ours)
+    assert len(their_numbers) == len(our_numbers) == 6 * 5 + 2, (theirs, ours)
     numpy.testing.assert_allclose(our_numbers, their_numbers, rtol=1e-10, err_msg=f"torch:\n{theirs}\nminigan:\n{ours}")

@@ -53,6 +53,7 @@ def test_following_y_sum_backward_through_tanh_crosses_at_most_25_functions_in_5
 # Bottom to top: a module may import its own layer and those below, never one above.
 LAYERS = [
     {"errors", "atomic"},
+    {"host_memory"},
     {"backend", "anomaly", "tracing", "random"},
     {"cuda"},
     {"tensor"},

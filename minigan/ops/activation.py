@@ -39,7 +39,9 @@ def select(condition, if_true, if_false):
         return numpy.asarray(value, dtype).view(ints)  # an array's bits in place; a number's as 0-d
 
     shape = numpy.broadcast_shapes(mask.shape, *(numpy.shape(v) for v in (if_true, if_false)))
-    chosen = numpy.bitwise_and(bits(if_true), mask, out=numpy.empty(shape, ints))
+    # the result in the condition's memory layout (a convolution's output may be a transposed view)
+    chosen = numpy.empty_like(mask) if mask.shape == shape else numpy.empty(shape, ints)
+    numpy.bitwise_and(bits(if_true), mask, out=chosen)
     if not (isinstance(if_false, int) and if_false == 0):  # for +0.0, all bits clear, that was all
         numpy.invert(mask, out=mask)
         chosen |= numpy.bitwise_and(bits(if_false), mask)

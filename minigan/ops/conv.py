@@ -11,16 +11,21 @@ Tensors and calls these Functions again, so gradients of gradients, as in a grad
 follow with respect to inputs and weights alike.
 
 The arrays: `im2col` gathers every kernel window of the padded image into the columns of a matrix
-(C·kh·kw, N·Ho·Wo), so a convolution is one matrix product with the weight as a (C_out, C·kh·kw)
+(C·kh·kw, Ho·Wo·N), so a convolution is one matrix product with the weight as a (C_out, C·kh·kw)
 matrix. `col2im` is its adjoint: it adds each column back where it was read from. Both are array
-slices here, and one kernel each on a GPU (minigan/cuda/kernels/conv.py). The columns keep
-channels first ((C, N, H, W), "channel-major") because then each GEMM operand is one contiguous
-matrix; `_channel_major` and `_batch_major` move between that and torch's (N, C, H, W). The
+slices here, one per kernel offset, and one kernel each on a GPU (minigan/cuda/kernels/conv.py).
+Inside, images are laid out (C, H, W, N), "channel-major" with the batch innermost: each GEMM
+operand is then one contiguous matrix, and each slice that im2col copies or col2im adds runs over
+rows of W·N or N contiguous numbers (in torch's (N, C, H, W) a row is W numbers, as few as 4,
+and numpy's per-row cost dominated); `_channel_major` and `_batch_major` move between that and
+torch's (N, C, H, W). The
 columns are kh·kw / (sh·sw) times the size of the image and slow to gather, so a Function that
 already has them (Conv2d from its forward, ConvTranspose2d's backward for both its gradients)
 hands them on instead of gathering them again.
 """
 import numbers
+
+import numpy
 
 from minigan.backend import get_array_module
 from minigan.cuda import kernels
@@ -33,13 +38,18 @@ from minigan.tensor import Function, Tensor, other_factors
 # Array helpers: layouts, im2col and its adjoint
 # --------------------------------------------------------------------------------------------
 def _channel_major(images):
-    """(N, C, H, W) -> contiguous (C, N, H, W)."""
-    return get_array_module(images).ascontiguousarray(images.transpose(1, 0, 2, 3))
+    """(N, C, H, W) -> contiguous (C, H, W, N)."""
+    return get_array_module(images).ascontiguousarray(images.transpose(1, 2, 3, 0))
 
 
 def _batch_major(images):
-    """(C, N, H, W) -> contiguous (N, C, H, W), torch's layout."""
-    return get_array_module(images).ascontiguousarray(images.transpose(1, 0, 2, 3))
+    """(C, H, W, N) -> (N, C, H, W), torch's shape. On the CPU a view: the memory stays (C, H, W, N),
+    numpy's elementwise ops and reductions keep and use that layout, and the next convolution's
+    `_channel_major` finds its operand ready, with no transposing copy either way. On a GPU a
+    contiguous copy, which its kernels read."""
+    xp = get_array_module(images)
+    batch_major = images.transpose(3, 0, 1, 2)
+    return batch_major if xp is numpy else xp.ascontiguousarray(batch_major)
 
 
 def _as_matrix(array, leading_axes=1):
@@ -52,46 +62,47 @@ def _as_matrix(array, leading_axes=1):
 
 def im2col(images, kernel_size, stride, padding):
     """Every kernel window of the zero-padded (N, C, H, W) `images`, as a new contiguous
-    (C, kh, kw, N, Ho, Wo) array: one kernel on a GPU, array slices on the CPU."""
+    (C, kh, kw, Ho, Wo, N) array: one kernel on a GPU, array slices on the CPU."""
     return kernels.run(kernels.im2col, _im2col, images, kernel_size, stride, padding)
 
 
 def _im2col(images, kernel_size, stride, padding):
-    _, _, _, _, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, _, _ = kernels.conv.window_geometry(
-        "im2col", images.shape, kernel_size, stride, padding)
+    """The image, zero-padded, in the (C, H, W, N) layout, then one strided slice per kernel
+    offset (i, j) copied to columns[:, i, j]: the pixels that offset reads in every window."""
+    batch, channels, height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w = (
+        kernels.conv.window_geometry("im2col", images.shape, kernel_size, stride, padding))
     xp = get_array_module(images)
-    batch, channels, height, width = images.shape
-    # zeros and one copy into the middle: numpy.pad, which handles every mode, is several times slower
-    padded = xp.zeros((batch, channels, height + 2 * pad_h, width + 2 * pad_w), dtype=images.dtype)
-    padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width] = images
-    windows = xp.lib.stride_tricks.sliding_window_view(padded, (kernel_h, kernel_w), axis=(2, 3))
-    windows = windows[:, :, ::stride_h, ::stride_w]  # (N, C, Ho, Wo, kh, kw), still a view
-    # copy, not ascontiguousarray: a view that happens to be contiguous (1x1 kernel, N = 1) would
-    # come back as the read-only window view itself
-    return windows.transpose(1, 4, 5, 0, 2, 3).copy()
+    padded = xp.zeros((channels, height + 2 * pad_h, width + 2 * pad_w, batch), dtype=images.dtype)
+    padded[:, pad_h:pad_h + height, pad_w:pad_w + width] = images.transpose(1, 2, 3, 0)
+    columns = xp.empty((channels, kernel_h, kernel_w, out_h, out_w, batch), dtype=images.dtype)
+    for i in range(kernel_h):
+        for j in range(kernel_w):
+            columns[:, i, j] = padded[:, i:i + stride_h * (out_h - 1) + 1:stride_h,
+                                      j:j + stride_w * (out_w - 1) + 1:stride_w]
+    return columns
 
 
 def col2im(columns, image_size, stride, padding):
-    """The adjoint of im2col: (C, kh, kw, N, Ho, Wo) columns summed back into a new (N, C, H, W)
+    """The adjoint of im2col: (C, kh, kw, Ho, Wo, N) columns summed back into a new (N, C, H, W)
     array, `image_size` = (H, W). Several sizes give the same Ho when the stride exceeds 1
     (a transposed convolution's output_padding picks one), so the size is given, not inferred."""
     return kernels.run(kernels.col2im, _col2im, columns, image_size, stride, padding)
 
 
 def _col2im(columns, image_size, stride, padding):
-    """Kernel offset by kernel offset, (i, j) ascending as the kernel sums them, each (C, N, Ho, Wo)
+    """Kernel offset by kernel offset, (i, j) ascending as the kernel sums them, each (C, Ho, Wo, N)
     slab of columns is added onto the pixels it was read from: a strided slice of the padded
-    image, kept channel-first so that each slab is added as it lies, then cropped and transposed."""
+    image, kept in the (C, H, W, N) layout, then cropped and turned to (N, C, H, W)."""
     batch, channels, height, width, kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w, out_h, out_w = (
         kernels.conv.col2im_geometry(columns, image_size, stride, padding))
     xp = get_array_module(columns)
     # room for the last window's stride step too, so every slice below has out_h × out_w places
-    padded = xp.zeros((channels, batch, height + 2 * pad_h + stride_h, width + 2 * pad_w + stride_w),
+    padded = xp.zeros((channels, height + 2 * pad_h + stride_h, width + 2 * pad_w + stride_w, batch),
                       dtype=columns.dtype)
     for i in range(kernel_h):
         for j in range(kernel_w):
-            padded[:, :, i:i + stride_h * out_h:stride_h, j:j + stride_w * out_w:stride_w] += columns[:, i, j]
-    return xp.ascontiguousarray(padded[:, :, pad_h:pad_h + height, pad_w:pad_w + width].transpose(1, 0, 2, 3))
+            padded[:, i:i + stride_h * out_h:stride_h, j:j + stride_w * out_w:stride_w] += columns[:, i, j]
+    return _batch_major(padded[:, pad_h:pad_h + height, pad_w:pad_w + width])
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,7 +126,7 @@ class Conv2d(Function):
     def forward(self, images, weight):
         if self.columns is None:
             self.columns = im2col(images, weight.shape[2:], self.stride, self.padding)
-        # y[o, (n, h, w)] = Σ_(c, i, j) W[o, (c, i, j)] columns[(c, i, j), (n, h, w)]
+        # y[o, (h, w, n)] = Σ_(c, i, j) W[o, (c, i, j)] columns[(c, i, j), (h, w, n)]
         output = _as_matrix(weight) @ _as_matrix(self.columns, 3)
         return _batch_major(output.reshape(weight.shape[0], *self.columns.shape[3:]))
 
@@ -152,7 +163,7 @@ class ConvTranspose2d(Function):
 
     def forward(self, images, weight):
         channel_major = _channel_major(images)
-        # columns[(o, i, j), (n, h, w)] = Σ_c W[c, (o, i, j)] x[c, (n, h, w)]
+        # columns[(o, i, j), (h, w, n)] = Σ_c W[c, (o, i, j)] x[c, (h, w, n)]
         columns = _as_matrix(weight).T @ _as_matrix(channel_major)
         columns = columns.reshape(weight.shape[1:] + channel_major.shape[1:])
         return col2im(columns, self.output_size, self.stride, self.padding)
@@ -192,7 +203,7 @@ class Conv2dGradWeight(Function):
         if columns is None:
             columns = im2col(images, self.kernel_size, self.stride, self.padding)
         self.columns = None  # the backward below needs no columns: let them go
-        # dW[o, (c, i, j)] = Σ_(n, h, w) dy[o, (n, h, w)] columns[(c, i, j), (n, h, w)]
+        # dW[o, (c, i, j)] = Σ_(h, w, n) dy[o, (h, w, n)] columns[(c, i, j), (h, w, n)]
         grad_weight = _as_matrix(_channel_major(grad_output)) @ _as_matrix(columns, 3).T
         return grad_weight.reshape(grad_output.shape[1:2] + columns.shape[:3])
 

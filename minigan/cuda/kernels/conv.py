@@ -2,11 +2,12 @@
 
 A convolution is one GEMM on the columns that im2col gathers:
 
-    columns[c, i, j, n, h, w] = padded[n, c, h·sh + i, w·sw + j]      shape (C, kh, kw, N, Ho, Wo)
+    columns[c, i, j, h, w, n] = padded[n, c, h·sh + i, w·sw + j]      shape (C, kh, kw, Ho, Wo, N)
 
 (`padded` is the image with `padding` zeros on each side, Ho = (H + 2 ph - kh) / sh + 1 rounded
-down.) Seen as a (C·kh·kw, N·Ho·Wo) matrix, it multiplies a (C_out, C·kh·kw) weight from the left,
-which is the layout of minigan/ops/conv.py. col2im is the adjoint: every pixel of the (N, C, H, W)
+down.) Seen as a (C·kh·kw, Ho·Wo·N) matrix, it multiplies a (C_out, C·kh·kw) weight from the left,
+which is the layout of minigan/ops/conv.py: the batch is the innermost axis, so that the CPU's
+array slices run over long contiguous rows. col2im is the adjoint: every pixel of the (N, C, H, W)
 image sums the column entries that were read from it. On the GPU each pixel's thread gathers its
 own sum, in a fixed order, so the result is deterministic and needs no atomic adds.
 """
@@ -21,10 +22,10 @@ _IM2COL = Kernel("im2col", r"""
 extern "C" __global__ void im2col(const T* __restrict__ images, T* __restrict__ columns, """ + _GEOMETRY + r""") {
     const long long size = channels * kernel_h * kernel_w * batch * out_h * out_w;
     GRID_STRIDE_LOOP(index, size) {
-        long long rest = index;                      // index of columns[c, i, j, n, ho, wo]
+        long long rest = index;                      // index of columns[c, i, j, ho, wo, n]
+        const long long n = rest % batch; rest /= batch;
         const long long wo = rest % out_w; rest /= out_w;
         const long long ho = rest % out_h; rest /= out_h;
-        const long long n = rest % batch; rest /= batch;
         const long long j = rest % kernel_w; rest /= kernel_w;
         const long long i = rest % kernel_h;
         const long long c = rest / kernel_h;
@@ -54,7 +55,7 @@ extern "C" __global__ void col2im(const T* __restrict__ columns, T* __restrict__
             for (long long j = wp % stride_w; j < kernel_w && j <= wp; j += stride_w) {
                 const long long wo = (wp - j) / stride_w;
                 if (wo >= out_w) continue;
-                sum += columns[((((c * kernel_h + i) * kernel_w + j) * batch + n) * out_h + ho) * out_w + wo];
+                sum += columns[((((c * kernel_h + i) * kernel_w + j) * out_h + ho) * out_w + wo) * batch + n];
             }
         }
         images[index] = sum;
@@ -87,7 +88,7 @@ def window_geometry(op, image_shape, kernel_size, stride, padding):
 
 def _columns_shape(geometry):
     batch, channels, _, _, kernel_h, kernel_w, _, _, _, _, out_h, out_w = geometry
-    return (channels, kernel_h, kernel_w, batch, out_h, out_w)
+    return (channels, kernel_h, kernel_w, out_h, out_w, batch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,7 +96,7 @@ def _columns_shape(geometry):
 # --------------------------------------------------------------------------------------------
 def im2col(images, kernel_size, stride=1, padding=0):
     """Every kernel window of the zero-padded (N, C, H, W) `images`, as a new contiguous
-    (C, kh, kw, N, Ho, Wo) array. kernel_size, stride and padding are ints or (h, w) pairs."""
+    (C, kh, kw, Ho, Wo, N) array. kernel_size, stride and padding are ints or (h, w) pairs."""
     geometry = window_geometry("im2col", images.shape, kernel_size, stride, padding)
     xp = get_array_module(images)
     images = xp.ascontiguousarray(images)
@@ -110,9 +111,10 @@ def im2col(images, kernel_size, stride=1, padding=0):
 def col2im_geometry(columns, image_size, stride, padding):
     """The geometry of images of `image_size` (H, W) whose columns `columns` must be."""
     if columns.ndim != 6 or len(image_size) != 2:
-        raise ValueError(f"col2im: expected columns of shape (C, kh, kw, N, Ho, Wo) and an image size (H, W), "
+        raise ValueError(f"col2im: expected columns of shape (C, kh, kw, Ho, Wo, N) and an image size (H, W), "
                          f"got columns of shape {tuple(columns.shape)} and image size {tuple(image_size)}")
-    channels, kernel_h, kernel_w, batch = columns.shape[:4]
+    channels, kernel_h, kernel_w = columns.shape[:3]
+    batch = columns.shape[5]
     geometry = window_geometry("col2im", (batch, channels) + tuple(image_size), (kernel_h, kernel_w), stride, padding)
     if tuple(columns.shape) != _columns_shape(geometry):
         raise ValueError(f"col2im: columns of shape {tuple(columns.shape)} do not come from images of size "
@@ -122,7 +124,7 @@ def col2im_geometry(columns, image_size, stride, padding):
 
 
 def col2im(columns, image_size, stride=1, padding=0):
-    """The adjoint of im2col: (C, kh, kw, N, Ho, Wo) columns summed back into a new (N, C, H, W)
+    """The adjoint of im2col: (C, kh, kw, Ho, Wo, N) columns summed back into a new (N, C, H, W)
     array, `image_size` = (H, W). Several sizes give the same Ho when the stride exceeds 1
     (a transposed convolution's output_padding picks one), so the size is given, not inferred."""
     geometry = col2im_geometry(columns, image_size, stride, padding)
