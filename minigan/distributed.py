@@ -22,6 +22,7 @@ memory.
 import os
 import socket
 import sys
+import time
 
 import numpy
 
@@ -69,6 +70,9 @@ def _stop_every_rank_on_an_error():
         sys.stderr.write(f"minigan.distributed: rank {rank()} of {world_size()} failed ({kind.__name__}: {value}); "
                          "stopping every rank\n")
         sys.stderr.flush()
+        # mpiexec forwards each rank's stderr through a pipe; abort at once and it may kill the
+        # forwarder before the line above has been read, so the user never learns which rank failed.
+        time.sleep(1.0)
         _comm.Abort(1)
 
     sys.excepthook = abort_every_rank
