@@ -413,9 +413,14 @@ class Function:
         return output
 
     def record(self, inputs, output):
-        """Make this op `output`'s grad_fn, keeping what its backward will need."""
+        """Make this op `output`'s grad_fn, keeping what its backward will need: the inputs it reads,
+        and of the others only their place in the graph (an edge), so that their values can go."""
         self.inputs = inputs
         self.needs_input_grad = tuple(x.requires_grad for x in inputs)
+        saved = self.saved_positions() if self.saves_inputs else ()
+        if len(saved) < len(inputs):
+            self.inputs = tuple(x if position in saved or x.grad_fn is None else Edge(x, self)
+                                for position, x in enumerate(inputs))
         self.generation = 1 + max(x.generation for x in inputs)
         self.hooks = None
         self.in_backward_of = running_backward
@@ -476,6 +481,28 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name}>"
+
+
+class Edge(Tensor):
+    """An input of a Function whose backward does not read its value: where its gradient goes
+    (grad_fn) and what it must look like (shape, dtype, device), without the array, so that the
+    graph does not keep a value nobody reads alive (the activations between layers, a frozen
+    layer's input). Torch's graph holds such inputs as edges too."""
+
+    def __init__(self, tensor, consumer):
+        self.grad_fn, self.requires_grad, self.grad = tensor.grad_fn, tensor.requires_grad, None
+        self._shape, self._dtype, self._device = tensor.shape, tensor.dtype, tensor.device
+        self._consumer = consumer.name
+
+    @property
+    def array(self):
+        raise RuntimeError(f"{self._consumer}.backward read the value of an input it does not save: "
+                           "add its position to the op's saved_positions")
+
+    shape = property(lambda self: self._shape)
+    dtype = property(lambda self: self._dtype)
+    ndim = property(lambda self: len(self._shape))
+    device = property(lambda self: self._device)
 
 
 def other_factors(needs_input_grad):

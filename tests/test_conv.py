@@ -207,12 +207,15 @@ def test_gradcheck_and_gradgradcheck_pass(op, weight_shape):
     assert minigan.gradgradcheck(fn, (x, w, b))
 
 
-def test_backward_lets_go_of_the_columns_kept_for_the_weight_gradient():
+def test_the_graph_keeps_no_columns_from_forward_to_backward():
     x, w = (minigan.tensor(a, requires_grad=True) for a in conv_arrays(2, 3, 4, 6, 3, bias=False))
     y = conv2d(x, w, padding=1)
-    assert y.grad_fn.columns is not None
-    y.sum().backward()
-    assert y.grad_fn.columns is None
+    assert y.grad_fn.columns is None and {id(t) for t in y.grad_fn.inputs} == {id(x), id(w)}
+    (y * y).sum().backward()  # the weight gradient gathers the columns again
+    torch_x, torch_w = (torch.tensor(t.detach().array, requires_grad=True) for t in (x, w))
+    expected = torch.nn.functional.conv2d(torch_x, torch_w, padding=1)
+    (expected * expected).sum().backward()
+    assert_close(w.grad.array, torch_w.grad.numpy(), 1e-12)
 
 
 # --------------------------------------------------------------------------------------------

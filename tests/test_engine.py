@@ -1,4 +1,5 @@
 """The backward engine: graph walking, accumulation, graph freeing, grad modes, hooks and errors."""
+import gc
 import sys
 import weakref
 
@@ -463,3 +464,26 @@ def test_an_integer_tensor_cannot_require_grad():
         minigan.tensor([1, 2, 3], requires_grad=True)
     with pytest.raises(RuntimeError, match="floating"):
         minigan.arange(3).requires_grad_()
+
+
+def test_the_graph_lets_go_of_values_that_no_backward_reads():
+    x = minigan.tensor([0.5, -1.0, 2.0], dtype=minigan.float64, requires_grad=True)
+    hidden = x * 3          # read by nobody's backward: tanh's reads its output, reshape only a shape
+    y = hidden.tanh().reshape(3, 1)
+    value = weakref.ref(hidden.array)
+    del hidden
+    gc.collect()
+    assert value() is None
+    edge = y.grad_fn.inputs[0].grad_fn.inputs[0]  # where tanh's gradient goes: hidden's place in the graph
+    assert edge.shape == (3,) and edge.dtype == minigan.float64 and edge.grad_fn is not None
+    with pytest.raises(RuntimeError, match="Tanh.backward read the value of an input it does not save"):
+        edge.array
+    y.sum().backward()
+    assert numpy.allclose(x.grad.array, 3 * (1 - numpy.tanh(3 * numpy.array([0.5, -1.0, 2.0])) ** 2), rtol=1e-15)
+
+
+def test_an_input_that_backward_reads_stays_with_the_graph():
+    x = minigan.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    hidden = x * 3
+    y = hidden * hidden  # each factor's gradient reads the other
+    assert all(t is hidden for t in y.grad_fn.inputs)

@@ -90,8 +90,6 @@ class Standardized(Function):
     computed from x in its forward: the normalised x a weight's gradient needs. Its derivative
     treats them as what they are, functions of x: NormGrad."""
 
-    saves_inputs = False
-
     def __init__(self, norm):
         self.norm = norm
 
