@@ -105,6 +105,23 @@ def _col2im(columns, image_size, stride, padding):
     return _batch_major(padded[:, pad_h:pad_h + height, pad_w:pad_w + width])
 
 
+def _channel_blocks(channels, kernel_size, small_size, image_size):
+    """Slices that split `channels` so that each block's columns are about the size of its image:
+    the columns of an image of `image_size` whose windows form a `small_size` grid are
+    kh·kw·(small area)/(image area) times the image (4 for DCGAN's 4×4 stride-2 layers), and the
+    blocks' columns, gathered (or scattered) one block at a time, never all exist at once."""
+    growth = kernel_size[0] * kernel_size[1] * small_size[0] * small_size[1] / (image_size[0] * image_size[1])
+    count = max(1, min(channels, round(growth)))
+    bounds = [channels * k // count for k in range(count + 1)]
+    return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
+
+
+def _concatenate_channels(parts):
+    """(N, C_k, H, W) arrays joined along C, in the layout _batch_major gives."""
+    xp = get_array_module(parts[0])
+    return _batch_major(xp.concatenate([part.transpose(1, 2, 3, 0) for part in parts]))
+
+
 # --------------------------------------------------------------------------------------------
 # The three Functions
 # --------------------------------------------------------------------------------------------
@@ -160,10 +177,13 @@ class ConvTranspose2d(Function):
 
     def forward(self, images, weight):
         channel_major = _channel_major(images)
-        # columns[(o, i, j), (h, w, n)] = Σ_c W[c, (o, i, j)] x[c, (h, w, n)]
-        columns = _as_matrix(weight).T @ _as_matrix(channel_major)
-        columns = columns.reshape(weight.shape[1:] + channel_major.shape[1:])
-        return col2im(columns, self.output_size, self.stride, self.padding)
+        parts = []
+        for block in _channel_blocks(weight.shape[1], weight.shape[2:], images.shape[2:], self.output_size):
+            # columns[(o, i, j), (h, w, n)] = Σ_c W[c, (o, i, j)] x[c, (h, w, n)], for the block's o
+            columns = _as_matrix(weight[:, block]).T @ _as_matrix(channel_major)
+            columns = columns.reshape(weight[:, block].shape[1:] + channel_major.shape[1:])
+            parts.append(col2im(columns, self.output_size, self.stride, self.padding))
+        return parts[0] if len(parts) == 1 else _concatenate_channels(parts)
 
     def backward(self, grad_output):
         images, weight = self.inputs
@@ -196,13 +216,19 @@ class Conv2dGradWeight(Function):
         return other_factors(self.needs_input_grad)
 
     def forward(self, images, grad_output):
-        columns = self.columns
-        if columns is None:
-            columns = im2col(images, self.kernel_size, self.stride, self.padding)
-        self.columns = None  # the backward below needs no columns: let them go
+        columns, self.columns = self.columns, None  # the backward below needs no columns: let them go
+        grad_rows = _as_matrix(_channel_major(grad_output))
+        if columns is not None:
+            return self._product(grad_rows, columns)
+        blocks = _channel_blocks(images.shape[1], self.kernel_size, grad_output.shape[2:], images.shape[2:])
+        parts = [self._product(grad_rows, im2col(images[:, block], self.kernel_size, self.stride, self.padding))
+                 for block in blocks]
+        return parts[0] if len(parts) == 1 else get_array_module(images).concatenate(parts, axis=1)
+
+    @staticmethod
+    def _product(grad_rows, columns):
         # dW[o, (c, i, j)] = Σ_(h, w, n) dy[o, (h, w, n)] columns[(c, i, j), (h, w, n)]
-        grad_weight = _as_matrix(_channel_major(grad_output)) @ _as_matrix(columns, 3).T
-        return grad_weight.reshape(grad_output.shape[1:2] + columns.shape[:3])
+        return (grad_rows @ _as_matrix(columns, 3).T).reshape(grad_rows.shape[:1] + columns.shape[:3])
 
     def backward(self, grad_grad_weight):
         images, grad_output = self.inputs
