@@ -8,6 +8,7 @@ import sys
 import matplotlib
 import numpy
 import pytest
+from PIL import Image
 
 import minigan
 from minigan.optim import Adam
@@ -48,9 +49,11 @@ RUNS = {
     "wgan": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--n-critic", "2"],
     "dcgan_spectral_norm_ema": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--spectral-norm", "--ema", "0.9"],
     "mnist_mlp_ema": ["--batch-size", "16", "--ema", "0.99"],
+    "cgan": ["--batch-size", "16", "--ngf", "4", "--ndf", "4"],
+    "cgan_projection": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--d-cond", "projection"],
 }
 SCRIPTS = {"mnist_mlp_bn": "mnist_mlp", "mnist_mlp_small": "mnist_mlp", "mnist_mlp_ema": "mnist_mlp",
-           "dcgan_spectral_norm_ema": "dcgan"}
+           "dcgan_spectral_norm_ema": "dcgan", "cgan_projection": "cgan"}
 
 
 def run_example(name, data_dir, out, *extra):
@@ -119,7 +122,8 @@ def test_the_saturating_loss_is_refused_where_d_gives_probabilities(mnist_fixtur
 # --------------------------------------------------------------------------------------------
 # On 'cuda' (the stand-in device): --backend cupy, and no host sync in a step
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["mnist_mlp", "mnist_mlp_bn", "mnist_mlp_small", "dcgan", "wgan_gp", "wgan"])
+@pytest.mark.parametrize("name", ["mnist_mlp", "mnist_mlp_bn", "mnist_mlp_small", "dcgan", "wgan_gp", "wgan", "cgan",
+                                  "cgan_projection"])
 @pytest.mark.usefixtures("standin_cuda")
 def test_example_trains_on_cuda(name, mnist_fixture, tmp_path):
     summary = run_example(name, mnist_fixture, tmp_path, "--max-steps", "3", "--backend", "cupy")
@@ -163,3 +167,11 @@ def test_a_training_step_on_cuda_never_waits_for_the_device(standin_cuda):
         step()
         assert standin_cuda.syncs == 0, f"{name}: {standin_cuda.syncs} host synchronisations in one step"
         assert standin_cuda.launches > 0, name
+
+
+def test_the_conditional_example_scores_label_accuracy_and_each_class(mnist_fixture, tmp_path):
+    summary = run_example("cgan", mnist_fixture, tmp_path, "--max-steps", "3")
+    assert 0 <= summary["label_accuracy"] <= 1 and len(summary["class_digit_fid"]) == 10
+    assert all(numpy.isfinite(fid) and fid > 0 for fid in summary["class_digit_fid"])
+    with Image.open(tmp_path / "samples_step0000003.png") as grid:
+        assert grid.size[0] == grid.size[1]  # 10 rows (one per digit) of 10 samples

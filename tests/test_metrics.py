@@ -80,6 +80,27 @@ def test_real_digits_score_near_zero_and_one_repeated_digit_scores_far_with_one_
     assert metrics.classifier_accuracy(digits, labels) > 0.95  # training and held-out digits together
 
 
+@pytest.mark.skipif(not os.path.isdir(SAMPLE), reason="needs the MNIST sample in ../shared/data/mnist-sample")
+def test_conditional_scores_read_the_asked_digit_and_compare_each_class_with_its_own():
+    images, labels = load_mnist(SAMPLE)
+    digits = scale_images(images).reshape(-1, 784)
+    order = rng.permutation(len(digits))
+    first, second = order[:2500], order[2500:]
+    right = metrics.conditional_scores(digits[first], labels[first], digits[second], labels[second])
+    assert right["label_accuracy"] > 0.95 and len(right["class_digit_fid"]) == 10
+    assert right["mean_class_digit_fid"] == pytest.approx(numpy.mean(right["class_digit_fid"]))
+    # the same digits asked for as the next digit: the classifier reads the wrong one, and each class's
+    # digits are compared with real digits of another class
+    wrong = metrics.conditional_scores(digits[first], (labels[first] + 1) % 10, digits[second], labels[second])
+    assert wrong["label_accuracy"] < 0.05
+    assert min(wrong["class_digit_fid"]) > 5 * max(right["class_digit_fid"])
+    with pytest.raises(ValueError, match="one label per digit"):
+        metrics.conditional_scores(digits[:10], labels[:9], digits[:10], labels[:10])
+    with pytest.raises(ValueError, match="class 3 needs at least 2 generated"):
+        metrics.conditional_scores(digits[first], numpy.where(labels[first] == 3, 4, labels[first]), digits[second],
+                                   labels[second])
+
+
 def test_the_training_script_writes_weights_the_classifier_loads(tmp_path):
     from minigan.data import write_idx
     from minigan.metrics import train_classifier

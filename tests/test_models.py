@@ -4,6 +4,10 @@ Each model is written once, exactly as its seed writes it, inside a function tha
 library (`torch` or `minigan`) — so the torch twin and the minigan model run the same source
 text. torch's weights are copied into minigan's, then both take the seed's training step.
 """
+import importlib
+import os
+import sys
+
 import numpy
 import pytest
 from parity import assert_close, assert_same_gradients, assert_same_state, load_from_torch, on_cuda, torch
@@ -502,3 +506,141 @@ def test_gradient_penalty_through_the_dcgan_critic_on_cuda_matches_torch():
     their_penalty.backward()
     assert_same_gradients(critic.cpu(), their_critic)
     assert_same_state(critic, their_critic)  # BatchNorm's running statistics, updated on the device
+
+
+# --------------------------------------------------------------------------------------------
+# examples/cgan.py's class-conditional G and D, against the same networks written for torch
+# --------------------------------------------------------------------------------------------
+def conditional_dcgan(lib, conditioning, nz=6, ngf=4, ndf=4, classes=10):
+    """The torch twin of examples/cgan.py at 32×32 (three stride-2 blocks each way), written with
+    `lib` as the DCGAN source sketches conditional BatchNorm; the same parameter names."""
+    nn = lib.nn
+
+    class ConditionalBatchNorm2d(nn.Module):
+        def __init__(self, num_features):
+            super().__init__()
+            self.num_features = num_features
+            self.bn = nn.BatchNorm2d(num_features, affine=False)
+            self.embed = nn.Embedding(classes, num_features * 2)
+            self.embed.weight.data[:, :num_features].normal_(1, 0.02)
+            self.embed.weight.data[:, num_features:].zero_()
+
+        def forward(self, x, y):
+            gamma, beta = self.embed(y).chunk(2, 1)
+            return gamma.view(-1, self.num_features, 1, 1) * self.bn(x) + beta.view(-1, self.num_features, 1, 1)
+
+    class Generator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.convs = nn.ModuleList([nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False),
+                                        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+                                        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+                                        nn.ConvTranspose2d(ngf, 1, 4, 2, 1, bias=False)])
+            self.norms = nn.ModuleList([ConditionalBatchNorm2d(ngf * width) for width in (4, 2, 1)])
+
+        def forward(self, z, y):
+            h = z
+            for conv, norm in zip(self.convs, self.norms):
+                h = lib.relu(norm(conv(h), y))
+            return lib.tanh(self.convs[3](h))
+
+    class Discriminator(nn.Module):
+        def __init__(self):
+            super().__init__()
+            channels = 1 + (classes if conditioning == "concat" else 0)
+            layers = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True),
+                      nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * 2),
+                      nn.LeakyReLU(0.2, inplace=True), nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),
+                      nn.BatchNorm2d(ndf * 4), nn.LeakyReLU(0.2, inplace=True)]
+            if conditioning == "concat":
+                self.main = nn.Sequential(*layers, nn.Conv2d(ndf * 4, 1, 4, 1, 0, bias=False))
+            else:
+                self.features = nn.Sequential(*layers)
+                self.linear = nn.Linear(ndf * 4, 1)
+                self.embed = nn.Embedding(classes, ndf * 4)
+
+        def forward(self, x, y):
+            if conditioning == "concat":
+                planes = lib.nn.functional.one_hot(y, classes).to(x.dtype).view(-1, classes, 1, 1)
+                return self.main(lib.cat([x, planes.expand(-1, -1, x.shape[2], x.shape[3])], 1)).view(-1)
+            features = self.features(x).sum((2, 3))
+            return self.linear(features).view(-1) + (self.embed(y) * features).sum(1)
+
+    return Generator(), Discriminator()
+
+
+def cgan_example():
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+    if examples not in sys.path:
+        sys.path.insert(0, examples)
+    return importlib.import_module("cgan")
+
+
+def conditional_step(lib, G, D, optimizer_G, optimizer_D, real, labels, noise, fake_labels):
+    criterion = lib.nn.BCEWithLogitsLoss()
+    ones, zeros = lib.ones(len(labels), dtype=real.dtype), lib.zeros(len(labels), dtype=real.dtype)
+    optimizer_D.zero_grad()
+    fake = G(noise, fake_labels)
+    loss_D = criterion(D(real, labels), ones) + criterion(D(fake.detach(), fake_labels), zeros)
+    loss_D.backward()
+    optimizer_D.step()
+    optimizer_G.zero_grad()
+    loss_G = criterion(D(fake, fake_labels), ones)
+    loss_G.backward()
+    optimizer_G.step()
+    return loss_D, loss_G
+
+
+@pytest.mark.parametrize("conditioning", ["projection", "concat"])
+def test_the_conditional_dcgan_example_matches_torch_for_20_adam_steps(conditioning):
+    cgan = cgan_example()
+    torch.manual_seed(0)
+    their_G, their_D = (model.double() for model in conditional_dcgan(torch, conditioning))
+    ours = (cgan.ConditionalGenerator(6, 4, 1, 32), cgan.ConditionalDiscriminator(4, 1, 32, conditioning))
+    for our_model, their_model in zip(ours, (their_G, their_D)):
+        load_from_torch(our_model, their_model)
+    our_G, our_D = ours
+    rng = numpy.random.default_rng(20)
+    labels, fake_labels = rng.integers(0, 10, 8), rng.integers(0, 10, 8)
+    real, noise = rng.uniform(-1, 1, (8, 1, 32, 32)), rng.standard_normal((8, 6, 1, 1))
+
+    # forward and the parameter gradients of one loss
+    for lib, G, D in ((minigan, our_G, our_D), (torch, their_G, their_D)):
+        score = D(G(lib.tensor(noise), lib.tensor(fake_labels)), lib.tensor(fake_labels))
+        (score * lib.tensor(numpy.linspace(-1, 1, 8))).sum().backward()
+    assert_same_gradients(our_G, their_G)
+    assert_same_gradients(our_D, their_D)
+
+    optimizers = {lib: [lib.optim.Adam(model.parameters(), lr=2e-3, betas=(0.5, 0.999)) for model in models]
+                  for lib, models in ((minigan, ours), (torch, (their_G, their_D)))}
+    for step in range(20):
+        labels, fake_labels = rng.integers(0, 10, 8), rng.integers(0, 10, 8)
+        real, noise = rng.uniform(-1, 1, (8, 1, 32, 32)), rng.standard_normal((8, 6, 1, 1))
+        our_losses = conditional_step(minigan, our_G, our_D, *optimizers[minigan],
+                                      *as_tensors(minigan, real, labels, noise, fake_labels))
+        their_losses = conditional_step(torch, their_G, their_D, *optimizers[torch],
+                                        *as_tensors(torch, real, labels, noise, fake_labels))
+        for ours_loss, theirs_loss, name in zip(our_losses, their_losses, ("loss_D", "loss_G")):
+            assert_same_loss(ours_loss, theirs_loss, f"{name} at step {step}")
+    assert_same_state(our_G, their_G)
+    assert_same_state(our_D, their_D)
+
+
+def test_conditional_batchnorm_inside_a_gradient_penalty_matches_torch_to_second_order():
+    """‖∂ D(CBN(x, y)) / ∂x‖ penalised, differentiated with respect to x and the label embedding."""
+    rng = numpy.random.default_rng(21)
+    x, y, w = rng.standard_normal((6, 3, 4, 4)), rng.integers(0, 10, 6), rng.standard_normal((6, 3, 4, 4))
+    results = {}
+    for lib in (torch, minigan):
+        lib.manual_seed(0)
+        norm = conditional_dcgan(lib, "projection", ngf=3)[0].norms[2].double()
+        if lib is minigan:
+            load_from_torch(norm, results[torch][2])
+        inputs = lib.tensor(x, requires_grad=True)
+        out = (norm(inputs, lib.tensor(y)) ** 3 * lib.tensor(w)).sum()
+        (gradient,) = lib.autograd.grad(out, inputs, create_graph=True)
+        penalty = ((gradient.reshape(6, -1).norm(2, dim=1) - 1) ** 2).mean()
+        penalty.backward()
+        results[lib] = (inputs.grad, norm.embed.weight.grad, norm)
+    assert_close(results[minigan][0].array, results[torch][0].numpy(), what="d penalty / dx")
+    assert_close(results[minigan][1].array, results[torch][1].numpy(), what="d penalty / d embedding")

@@ -1,8 +1,11 @@
-"""How well a GAN learned MNIST, as numbers: digit FID and class coverage.
+"""How well a GAN learned MNIST, as numbers: digit FID and class coverage; for a class-conditional
+GAN, label accuracy and the digit FID of each class.
 
     from minigan import metrics
     scores = metrics.digit_scores(generated, real)
     # {"digit_fid": 4.1, "classes_covered": 10, "class_entropy_bits": 3.29, "classifier_accuracy": 0.926}
+    scores = metrics.conditional_scores(generated, requested, real, real_labels)
+    # {"label_accuracy": 0.97, "class_digit_fid": [10 numbers], "mean_class_digit_fid": 9.8, ...}
 
 Both use a small classifier trained with minigan itself (minigan/metrics/classifier.py):
 
@@ -10,6 +13,11 @@ Both use a small classifier trained with minigan itself (minigan/metrics/classif
   features of generated and of real digits, as FID does with Inception's features:
   ‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁ Σ₂)^½). 0 for identical statistics; lower is better. Its scale
   is this classifier's own: compare digit FIDs with each other, not with published FIDs.
+- label accuracy (conditional GANs): how often the classifier reads, in a generated digit, the
+  digit that was asked for; the classifier's own accuracy on real digits bounds what it can show.
+- class digit FID (conditional GANs): for each digit, the digit FID of the samples asked to be that
+  digit against real digits of it; a generator that draws the right class but always the same
+  way scores badly here, where label accuracy would not see it.
 - coverage: how many of the ten digits the generator makes (a digit counts once at least 1 % of
   the samples are classified as it), and the entropy in bits of the histogram of predicted
   classes (log₂ 10 ≈ 3.32 when all ten come equally often).
@@ -95,3 +103,23 @@ def classifier_accuracy(images, labels):
     """The fraction of `images` the classifier labels as `labels` says."""
     _, classes = _features_and_classes(images)
     return float((classes == numpy.asarray(labels)).mean())
+
+
+def conditional_scores(generated, requested, real, real_labels):
+    """Label accuracy of `generated` digits asked to be `requested`, and the digit FID of each class:
+    the generated digits asked to be k against the `real` digits labelled k (at least 2 of each)."""
+    requested, real_labels = numpy.asarray(requested), numpy.asarray(real_labels)
+    if len(requested) != len(generated) or len(real_labels) != len(real):
+        raise ValueError(f"minigan.metrics: {len(generated)} generated digits with {len(requested)} requested labels, "
+                         f"{len(real)} real digits with {len(real_labels)} labels: one label per digit")
+    generated_features, classes = _features_and_classes(generated)
+    real_features, _ = _features_and_classes(real)
+    class_fids = []
+    for digit in range(10):
+        mine, theirs = requested == digit, real_labels == digit
+        if mine.sum() < 2 or theirs.sum() < 2:
+            raise ValueError(f"minigan.metrics: the digit FID of class {digit} needs at least 2 generated and 2 real "
+                             f"digits of it, got {mine.sum()} and {theirs.sum()}")
+        class_fids.append(frechet_distance(generated_features[mine], real_features[theirs]))
+    return {"label_accuracy": float((classes == requested).mean()), "class_digit_fid": class_fids,
+            "mean_class_digit_fid": float(numpy.mean(class_fids)), "classifier_accuracy": pretrained()[1]}

@@ -23,6 +23,7 @@ columns are kh·kw / (sh·sw) times the size of the image: ConvTranspose2d's bac
 once for both its gradients, but no Function keeps them from its forward to its backward, where
 gathering them again costs less than holding them through the step.
 """
+import itertools
 import numbers
 
 import numpy
@@ -113,7 +114,7 @@ def _channel_blocks(channels, kernel_size, small_size, image_size):
     growth = kernel_size[0] * kernel_size[1] * small_size[0] * small_size[1] / (image_size[0] * image_size[1])
     count = max(1, min(channels, round(growth)))
     bounds = [channels * k // count for k in range(count + 1)]
-    return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
+    return [slice(start, stop) for start, stop in itertools.pairwise(bounds)]
 
 
 def _concatenate_channels(parts):

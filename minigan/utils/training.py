@@ -352,7 +352,9 @@ class TrainingRun:
     # -- the end --------------------------------------------------------------------------------
     def finish(self, extra_summary=None):
         """Checkpoint, the last sample grid, the GIF, the loss curves and the summary JSON (rank 0;
-        the other ranks return None)."""
+        the other ranks return None). `extra_summary`: more entries for the summary, or a function
+        giving them, called after the checkpoint, so that samples it draws leave the random state
+        that a resumed run continues from alone."""
         checkpoint = self.save_checkpoint()
         if not self.main:
             return None
@@ -362,6 +364,8 @@ class TrainingRun:
         if self.gradient_norms:
             files.append(self._plot_gradient_norms())
         quality = self._digit_scores() if self.digit_check is not None else {}
+        if callable(extra_summary):
+            extra_summary = extra_summary()
         seconds = time.perf_counter() - self.started
         summary = {
             "example": self.name, "epochs": self.args.epochs, "steps": self.step,
