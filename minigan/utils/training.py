@@ -363,9 +363,9 @@ class TrainingRun:
         files.append(self._plot_losses())
         if self.gradient_norms:
             files.append(self._plot_gradient_norms())
-        quality = self._digit_scores() if self.digit_check is not None else {}
         if callable(extra_summary):
             extra_summary = extra_summary()
+        quality = self._digit_scores() if self.digit_check is not None else {}
         seconds = time.perf_counter() - self.started
         summary = {
             "example": self.name, "epochs": self.args.epochs, "steps": self.step,
