@@ -2,6 +2,9 @@
 
     python examples/mnist_mlp.py [--arch default|bn|small] [--data-dir DIR] [--max-steps N] [--backend cupy]
                                  [--log-grads] [--g-loss non-saturating|saturating] [--ema 0.999]
+                                 [--label-smoothing S] [--label-flip P] [--instance-noise SIGMA] [--d-lr LR]
+                                 [--d-steps K] [--clip-grad NORM] [--spectral-norm] [--minibatch-std]
+                                 [--feature-matching]
 
 --arch default  CS231n's GAN: D 784-256-256-1 with LeakyReLU(0.2), G 96-1024-1024-784 with ReLU
                 and Tanh, BCE-with-logits, Adam(5e-4, betas (0.5, 0.999)), batch 128, uniform noise.
@@ -10,14 +13,20 @@
                 Adam(2e-4, betas (0.5, 0.999)), batch 64, Gaussian noise, G step first.
 --arch small    a small GAN: G 100-128-128-784, D 784-128-128-1, LeakyReLU, one-sided label
                 smoothing (real labels 0.9), Adam(1e-3), batch 100, uniform noise.
+
+The stabilising tricks (examples/tricks.py, measured in docs/TRICKS.md) apply to the default and
+small archs, whose D gives logits.
 """
 import minigan
 import minigan.nn as nn
 import minigan.nn.functional as F
+import tricks
 from minigan.data import load_mnist, scale_images
 from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_arguments, example_device,
                                     moving_average, resolve_epochs)
 
+TRICKS = ("label_smoothing", "label_flip", "instance_noise", "d_lr", "d_steps", "clip_grad", "spectral_norm",
+          "minibatch_std", "feature_matching")
 ARCHS = {
     "default": dict(noise_dim=96, batch_size=128, lr=5e-4, betas=(0.5, 0.999), epochs=5),
     "bn": dict(noise_dim=100, batch_size=64, lr=2e-4, betas=(0.5, 0.999), epochs=5),
@@ -62,28 +71,44 @@ def noise(arch, batch, noise_dim, device):
     return minigan.rand(batch, noise_dim, device=device) * 2 - 1  # uniform in [-1, 1]
 
 
-def logits_step(G, D, optimizer_G, optimizer_D, real, noise_fn, real_label, saturating=False):
+def logits_step(G, D, optimizer_G, optimizer_D, real, noise_fn, real_label, saturating=False, options=None,
+                progress=0.0, features=None):
     """D on real and fake (logits, BCE-with-logits), then G on fresh noise; returns both losses.
 
     D sees real and fake as one batch, which halves its launches on a GPU and gives the same loss
     as two passes (D has no batch statistics): the sum of the mean losses on real and on fake.
+    `options` (the parsed flags; default: none) switches on the tricks of examples/tricks.py;
+    `progress` is the fraction of the run done, `features` D without its last layer (for
+    --feature-matching).
     """
+    options = options or tricks.none()
     batch, device = real.shape[0], real.device
-    labels = minigan.cat([minigan.full((batch, 1), real_label, device=device), minigan.zeros(batch, 1, device=device)])
-    optimizer_D.zero_grad()
-    fake = G(noise_fn()).detach()
-    loss_D = F.binary_cross_entropy_with_logits(D(minigan.cat([real, fake])), labels, reduction="sum") / batch
-    loss_D.backward()
-    optimizer_D.step()
+    for _ in range(options.d_steps):
+        labels = tricks.targets(batch, real_label, options, device)
+        optimizer_D.zero_grad()
+        fake = G(noise_fn()).detach()
+        seen_real, seen_fake = tricks.noisy(real, options, progress), tricks.noisy(fake, options, progress)
+        if options.minibatch_std:  # the batch statistic must come from one kind of image
+            scores = minigan.cat([D(seen_real), D(seen_fake)])
+        else:
+            scores = D(minigan.cat([seen_real, seen_fake]))
+        loss_D = F.binary_cross_entropy_with_logits(scores, labels, reduction="sum") / batch
+        loss_D.backward()
+        tricks.clip(D, options)
+        optimizer_D.step()
 
     optimizer_G.zero_grad()
     D.requires_grad_(False)  # D's gradients from this step would go unused (the next D step zeroes them)
-    if saturating:  # the minimax game's own loss, E[log(1 - D(G(z)))]: its gradient vanishes while D wins
-        loss_G = -F.binary_cross_entropy_with_logits(D(G(noise_fn())), minigan.zeros(batch, 1, device=device))
+    fake = G(noise_fn())
+    if options.feature_matching:  # ‖mean f(real) − mean f(fake)‖²
+        loss_G = tricks.feature_matching_loss(features, real, fake)
+    elif saturating:  # the minimax game's own loss, E[log(1 - D(G(z)))]: its gradient vanishes while D wins
+        loss_G = -F.binary_cross_entropy_with_logits(D(fake), minigan.zeros(batch, 1, device=device))
     else:
-        loss_G = F.binary_cross_entropy_with_logits(D(G(noise_fn())), minigan.ones(batch, 1, device=device))
+        loss_G = F.binary_cross_entropy_with_logits(D(fake), minigan.ones(batch, 1, device=device))
     loss_G.backward()
     D.requires_grad_(True)
+    tricks.clip(G, options)
     optimizer_G.step()
     return loss_D, loss_G
 
@@ -110,19 +135,27 @@ def main(argv=None):
     parser.add_argument("--arch", default="default", choices=sorted(ARCHS))
     parser.add_argument("--g-loss", default="non-saturating", choices=["non-saturating", "saturating"],
                         help="G's loss (default and small archs): see docs/GANS.md; compare them with --log-grads")
+    tricks.add_arguments(parser)
     args = parser.parse_args(argv)
     config = ARCHS[args.arch]
     args.batch_size = config["batch_size"] if args.batch_size is None else args.batch_size
     args.lr = config["lr"] if args.lr is None else args.lr
     check_arguments(parser, args)
+    tricks.check_arguments(parser, args)
     if args.arch == "bn" and args.g_loss == "saturating":
         parser.error("--g-loss saturating needs D's logits: use --arch default or small")
+    uses_tricks = any(getattr(args, name) != parser.get_default(name) for name in TRICKS)
+    if args.arch == "bn" and uses_tricks:
+        parser.error("the tricks flags need D's logits: use --arch default or small")
     minigan.manual_seed(args.seed)
     device = example_device(args)
 
     images = scale_images(load_mnist(args.data_dir).images).reshape(-1, 784)  # [-1, 1], flat
     resolve_epochs(args, len(images), config["epochs"])
     G, D = {"default": build_default, "bn": build_bn, "small": build_small}[args.arch]()
+    if args.arch != "bn":
+        D = tricks.prepare_discriminator(D, args)
+    features = D[:-1]  # what D's last layer reads, for --feature-matching
     G.to(device), D.to(device)
     if device == "cuda":  # each Linear's bias and the activation after it in one kernel, not two
         nn.utils.fuse(G), nn.utils.fuse(D)
@@ -130,7 +163,7 @@ def main(argv=None):
     sampler = G if ema is None else ema.model
     G, D = data_parallel(args, G, D)
     optimizer_G = minigan.optim.Adam(G.parameters(), lr=args.lr, betas=config["betas"])
-    optimizer_D = minigan.optim.Adam(D.parameters(), lr=args.lr, betas=config["betas"])
+    optimizer_D = minigan.optim.Adam(D.parameters(), lr=args.d_lr or args.lr, betas=config["betas"])
     noise_fn = lambda: noise(args.arch, args.batch_size, config["noise_dim"], device)  # noqa: E731
     fixed_noise = noise(args.arch, 16, config["noise_dim"], device)
 
@@ -151,7 +184,8 @@ def main(argv=None):
         else:
             real_label = 0.9 if args.arch == "small" else 1.0  # one-sided label smoothing
             loss_D, loss_G = logits_step(G, D, optimizer_G, optimizer_D, real, noise_fn, real_label,
-                                         saturating=args.g_loss == "saturating")
+                                         saturating=args.g_loss == "saturating", options=args,
+                                         progress=run.step / run.total_steps, features=features)
         if ema is not None:
             ema.update(G)
         run.log({"D": loss_D, "G": loss_G})

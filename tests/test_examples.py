@@ -1,5 +1,6 @@
 """The example scripts: slanted faces reproduces its source; each MNIST GAN trains, writes its
 files, and resumes from a checkpoint to exactly the parameters of an uninterrupted run."""
+import argparse
 import importlib
 import json
 import os
@@ -49,10 +50,14 @@ RUNS = {
     "wgan": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--n-critic", "2"],
     "dcgan_spectral_norm_ema": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--spectral-norm", "--ema", "0.9"],
     "mnist_mlp_ema": ["--batch-size", "16", "--ema", "0.99"],
+    "mnist_mlp_tricks": ["--batch-size", "16", "--label-smoothing", "0.1", "--label-flip", "0.1", "--instance-noise",
+                         "0.2", "--d-lr", "1e-4", "--d-steps", "2", "--clip-grad", "1", "--spectral-norm",
+                         "--minibatch-std", "--feature-matching"],
     "cgan": ["--batch-size", "16", "--ngf", "4", "--ndf", "4"],
     "cgan_projection": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--d-cond", "projection"],
 }
 SCRIPTS = {"mnist_mlp_bn": "mnist_mlp", "mnist_mlp_small": "mnist_mlp", "mnist_mlp_ema": "mnist_mlp",
+           "mnist_mlp_tricks": "mnist_mlp",
            "dcgan_spectral_norm_ema": "dcgan", "cgan_projection": "cgan"}
 
 
@@ -175,3 +180,58 @@ def test_the_conditional_example_scores_label_accuracy_and_each_class(mnist_fixt
     assert all(numpy.isfinite(fid) and fid > 0 for fid in summary["class_digit_fid"])
     with Image.open(tmp_path / "samples_step0000003.png") as grid:
         assert grid.size[0] == grid.size[1]  # 10 rows (one per digit) of 10 samples
+
+
+# --------------------------------------------------------------------------------------------
+# The stabilising tricks of examples/tricks.py
+# --------------------------------------------------------------------------------------------
+def trick_options(**flags):
+    parser = argparse.ArgumentParser()
+    example("tricks").add_arguments(parser)
+    return parser.parse_args([item for name, value in flags.items()
+                              for item in ([f"--{name.replace('_', '-')}"] + ([] if value is True else [str(value)]))])
+
+
+def test_label_smoothing_sets_the_real_target_and_flips_swap_about_p_of_the_targets():
+    tricks = example("tricks")
+    minigan.manual_seed(0)
+    smoothed = tricks.targets(4, 1.0, trick_options(label_smoothing=0.1), "cpu").numpy().ravel()
+    assert numpy.allclose(smoothed, [0.9] * 4 + [0] * 4)
+    flipped = tricks.targets(5000, 1.0, trick_options(label_flip=0.2), "cpu").numpy().ravel()
+    assert abs((flipped[:5000] == 0).mean() - 0.2) < 0.02 and abs((flipped[5000:] == 1).mean() - 0.2) < 0.02
+    assert set(numpy.unique(flipped)) == {0.0, 1.0}
+
+
+def test_instance_noise_starts_at_sigma_and_is_gone_at_the_end():
+    tricks = example("tricks")
+    images = minigan.zeros(200, 784)
+    assert abs(tricks.noisy(images, trick_options(instance_noise=0.3), 0.0).numpy().std() - 0.3) < 0.01
+    assert abs(tricks.noisy(images, trick_options(instance_noise=0.3), 0.5).numpy().std() - 0.15) < 0.01
+    assert not tricks.noisy(images, trick_options(instance_noise=0.3), 1.0).numpy().any()
+    assert tricks.noisy(images, trick_options(), 0.0) is images
+
+
+def test_minibatch_std_and_feature_matching_compute_their_formulas():
+    tricks = example("tricks")
+    x = numpy.random.default_rng(0).standard_normal((6, 5))
+    out = tricks.MinibatchStd()(minigan.tensor(x)).numpy()
+    assert out.shape == (6, 6) and numpy.allclose(out[:, :5], x)
+    assert numpy.allclose(out[:, 5], x.std(0).mean())  # numpy's std divides by N, as unbiased=False
+    features = minigan.nn.Linear(5, 3).double()
+    real, fake = minigan.tensor(x), minigan.tensor(x[::-1] * 2)
+    weight, bias = features.weight.detach().numpy(), features.bias.detach().numpy()
+    expected = (((x @ weight.T + bias).mean(0) - ((x[::-1] * 2) @ weight.T + bias).mean(0)) ** 2).sum()
+    assert numpy.isclose(tricks.feature_matching_loss(features, real, fake).item(), expected)
+
+
+def test_the_tricks_change_d_as_asked_and_bad_values_are_refused(mnist_fixture, tmp_path, capsys):
+    tricks = example("tricks")
+    D = minigan.nn.Sequential(minigan.nn.Linear(784, 8), minigan.nn.LeakyReLU(0.2), minigan.nn.Linear(8, 1))
+    prepared = tricks.prepare_discriminator(D, trick_options(spectral_norm=True, minibatch_std=True))
+    assert [type(layer).__name__ for layer in prepared] == ["Linear", "LeakyReLU", "MinibatchStd", "Linear"]
+    assert "0.weight_orig" in prepared.state_dict() and prepared[3].in_features == 9
+    for flags, message in ((["--arch", "bn", "--label-smoothing", "0.1"], "need D's logits"),
+                           (["--label-flip", "0.7"], "--label-flip in"), (["--d-steps", "0"], "--d-steps >= 1")):
+        with pytest.raises(SystemExit):
+            example("mnist_mlp").main(flags + ["--data-dir", mnist_fixture, "--out", str(tmp_path)])
+        assert message in capsys.readouterr().err

@@ -188,7 +188,7 @@ class TrainingRun:
         if per_epoch == 0:
             raise ValueError(f"{self.name}: --batch-size {self.args.batch_size} on {distributed.world_size()} "
                              f"process(es) is larger than the {count} training images")
-        total = self.args.epochs * per_epoch
+        total = self.total_steps = self.args.epochs * per_epoch  # the run's planned length, for schedules
         if self.args.max_steps is not None:
             total = min(total, self.args.max_steps)
         self.progress = tqdm(total=total, initial=self.step, desc=self.name, unit="step",
