@@ -1,7 +1,9 @@
 """DCGAN on minigan, as the PyTorch DCGAN example builds and trains it.
 
     python examples/dcgan.py [--image-size 32|64] [--ngf 32] [--ndf 32] [--dataset mnist|cifar10] [--max-steps N]
-                             [--spectral-norm] [--ema 0.999]
+                             [--spectral-norm] [--ema 0.999] [the tricks of examples/tricks.py: --label-smoothing S,
+                             --label-flip P, --instance-noise SIGMA, --d-lr, --d-steps K, --clip-grad NORM,
+                             --minibatch-std, --feature-matching]
 
 G: ConvTranspose2d(nz, ngf·2^k, 4, 1, 0), then stride-2 ConvTranspose2d(4, 2, 1) blocks with
 BatchNorm2d and ReLU, ending in Tanh. D: stride-2 Conv2d(4, 2, 1) blocks with LeakyReLU(0.2) and
@@ -14,6 +16,7 @@ spectral norms then bound.
 """
 import minigan
 import minigan.nn as nn
+import tricks
 from minigan.data import load_cifar10, load_mnist, resize_images, scale_images
 from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_arguments, example_device,
                                     moving_average, resolve_epochs)
@@ -42,19 +45,25 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, ndf, channels, image_size, norm=nn.BatchNorm2d, sigmoid=True):
+    def __init__(self, ndf, channels, image_size, norm=nn.BatchNorm2d, sigmoid=True, minibatch_std=False):
         super().__init__()
         widths = [ndf * 2 ** i for i in range(blocks_for(image_size))]  # ndf … 8·ndf
         layers = [nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
         for narrow, wide in zip(widths, widths[1:]):
             layers += [nn.Conv2d(narrow, wide, 4, 2, 1, bias=False), norm(wide), nn.LeakyReLU(0.2, inplace=True)]
-        layers.append(nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False))
+        last = nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False)
+        layers = tricks.with_minibatch_std(layers, last) if minibatch_std else layers + [last]
+        self.last = len(layers) - 1  # the position of the last convolution
         if sigmoid:
             layers.append(nn.Sigmoid())
         self.main = nn.Sequential(*layers)
 
     def forward(self, x):
         return self.main(x).reshape(-1)
+
+    def features(self, x):
+        """What D's last convolution reads (--feature-matching compares them)."""
+        return self.main[:self.last](x)
 
 
 def spectrally_normalized(D):
@@ -97,30 +106,38 @@ def gan_arguments(description, **defaults):
     return parser
 
 
-def train_step(G, D, criterion, optimizer_G, optimizer_D, real, nz):
-    """One D update on real and fake images, then one G update through D; returns the losses."""
+def train_step(G, D, criterion, optimizer_G, optimizer_D, real, nz, options=None, progress=0.0, features=None):
+    """One D update on real and fake images, then one G update through D; returns the losses.
+    `options` (the parsed flags; default: none) switches on the tricks of examples/tricks.py,
+    `progress` is the fraction of the run done, `features` D's `features` (--feature-matching)."""
+    options = options or tricks.none()
     batch, device = real.shape[0], real.device
-    real_label = minigan.ones(batch, device=device)
-    fake_label = minigan.zeros(batch, device=device)
 
     # (1) update D: maximise log D(x) + log(1 - D(G(z)))
-    optimizer_D.zero_grad()
-    output_real = D(real)
-    loss_D_real = criterion(output_real, real_label)
-    loss_D_real.backward()
-    fake = G(minigan.randn(batch, nz, 1, 1, device=device))
-    output_fake = D(fake.detach())
-    loss_D_fake = criterion(output_fake, fake_label)
-    loss_D_fake.backward()
-    optimizer_D.step()
+    for _ in range(options.d_steps):
+        labels = tricks.targets(batch, 1.0, options, device)
+        real_label, fake_label = labels[:batch].reshape(-1), labels[batch:].reshape(-1)
+        optimizer_D.zero_grad()
+        output_real = D(tricks.noisy(real, options, progress))
+        loss_D_real = criterion(output_real, real_label)
+        loss_D_real.backward()
+        fake = G(minigan.randn(batch, nz, 1, 1, device=device))
+        output_fake = D(tricks.noisy(fake.detach(), options, progress))
+        loss_D_fake = criterion(output_fake, fake_label)
+        loss_D_fake.backward()
+        tricks.clip(D, options)
+        optimizer_D.step()
 
     # (2) update G: maximise log D(G(z))
     optimizer_G.zero_grad()
     D.requires_grad_(False)  # D's gradients from this step would go unused (the next D step zeroes them)
-    output = D(fake)
-    loss_G = criterion(output, real_label)
+    if options.feature_matching:  # ‖mean f(real) − mean f(fake)‖²
+        loss_G = tricks.feature_matching_loss(features, real, fake)
+    else:
+        loss_G = criterion(D(fake), minigan.ones(batch, device=device))
     loss_G.backward()
     D.requires_grad_(True)
+    tricks.clip(G, options)
     optimizer_G.step()
     return {"Loss_D": loss_D_real + loss_D_fake, "Loss_G": loss_G, "D(x)": output_real.mean(),
             "D(G(z))": output_fake.mean()}
@@ -130,8 +147,10 @@ def main(argv=None):
     parser = gan_arguments(__doc__.splitlines()[0], epochs=5, batch_size=64, lr=2e-4)
     parser.add_argument("--spectral-norm", action="store_true",
                         help="SNGAN's discriminator: spectral_norm on every conv, no BatchNorm")
+    tricks.add_arguments(parser, spectral_norm=False)
     args = parser.parse_args(argv)
     check_arguments(parser, args)
+    tricks.check_arguments(parser, args)
     minigan.manual_seed(args.seed)
     device = example_device(args)
 
@@ -140,7 +159,8 @@ def main(argv=None):
     channels = images.shape[1]
     G = Generator(args.nz, args.ngf, channels, args.image_size).to(device)
     norm = (lambda width: nn.Identity()) if args.spectral_norm else nn.BatchNorm2d
-    D = Discriminator(args.ndf, channels, args.image_size, norm=norm).to(device)
+    D = Discriminator(args.ndf, channels, args.image_size, norm=norm, minibatch_std=args.minibatch_std).to(device)
+    features = D.features  # D's own method, also when data_parallel wraps D below
     G.apply(weights_init), D.apply(weights_init)
     if args.spectral_norm:
         spectrally_normalized(D)
@@ -148,7 +168,7 @@ def main(argv=None):
     sampler = G if ema is None else ema.model
     G, D = data_parallel(args, G, D)
     criterion = nn.BCELoss()
-    optimizer_D = minigan.optim.Adam(D.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
+    optimizer_D = minigan.optim.Adam(D.parameters(), lr=args.d_lr or args.lr, betas=(args.beta1, args.beta2))
     optimizer_G = minigan.optim.Adam(G.parameters(), lr=args.lr, betas=(args.beta1, args.beta2))
     fixed_noise = minigan.randn(64, args.nz, 1, 1, device=device)
 
@@ -164,7 +184,8 @@ def main(argv=None):
         run.set_digit_scores(lambda n: sampler(minigan.randn(n, args.nz, 1, 1, device=device)), images)
     for _, _, indices in run.batches(len(images)):
         real = minigan.tensor(images[indices], device=device)
-        losses = train_step(G, D, criterion, optimizer_G, optimizer_D, real, args.nz)
+        losses = train_step(G, D, criterion, optimizer_G, optimizer_D, real, args.nz, args, run.step / run.total_steps,
+                            features)
         if ema is not None:
             ema.update(G)
         run.log(losses)

@@ -1,6 +1,8 @@
-"""The usual cures for a GAN's troubles, as flags of the MNIST MLP GAN (docs/TRICKS.md measures each).
+"""The usual cures for a GAN's troubles, as flags of the MNIST MLP GAN and the DCGAN (docs/TRICKS.md
+measures each).
 
     python examples/mnist_mlp.py --label-smoothing 0.1 --instance-noise 0.1 --d-steps 2 ...
+    python examples/dcgan.py --minibatch-std --feature-matching ...
 
 Each is a line or two of user code, here once for the example to use:
 
@@ -10,7 +12,7 @@ Each is a line or two of user code, here once for the example to use:
     --d-lr LR             D's own learning rate (G keeps --lr)
     --d-steps K           K updates of D (each on fresh fakes) per update of G
     --clip-grad NORM      both networks' gradients scaled down to a total norm of at most NORM
-    --spectral-norm       every Linear of D under spectral_norm: W / σ_max(W)
+    --spectral-norm       every Linear (or conv) of D under spectral_norm: W / σ_max(W)
     --minibatch-std       D's last layer also sees the mean over features of their standard
                           deviation across the batch (real and fake batches go through D apart)
     --feature-matching    G's loss is ‖mean f(real) − mean f(fake)‖², f the features D's last
@@ -22,7 +24,8 @@ import minigan
 import minigan.nn as nn
 
 
-def add_arguments(parser):
+def add_arguments(parser, spectral_norm=True):
+    """The flags; `spectral_norm=False` for an example that has its own --spectral-norm (dcgan.py)."""
     parser.add_argument("--label-smoothing", type=float, default=0.0, metavar="S",
                         help="D's target for real images is 1 - S (one-sided label smoothing)")
     parser.add_argument("--label-flip", type=float, default=0.0, metavar="P",
@@ -33,7 +36,8 @@ def add_arguments(parser):
     parser.add_argument("--d-steps", type=int, default=1, metavar="K", help="D updates per G update")
     parser.add_argument("--clip-grad", type=float, default=None, metavar="NORM",
                         help="clip each network's gradients to this total norm before its step")
-    parser.add_argument("--spectral-norm", action="store_true", help="spectral_norm on every Linear of D")
+    if spectral_norm:
+        parser.add_argument("--spectral-norm", action="store_true", help="spectral_norm on every Linear of D")
     parser.add_argument("--minibatch-std", action="store_true",
                         help="a minibatch standard-deviation feature before D's last layer")
     parser.add_argument("--feature-matching", action="store_true",
@@ -57,13 +61,14 @@ def check_arguments(parser, args):
 
 
 class MinibatchStd(nn.Module):
-    """x (N, F) -> (N, F + 1): the last column is the mean over features of x's standard deviation
-    across the batch (Karras et al., 2018), the same for every row: a D that sees it can tell a
-    batch of near-identical fakes from a varied batch of real images."""
+    """x (N, F) -> (N, F + 1), or (N, C, H, W) -> (N, C + 1, H, W): the new feature is the mean over
+    features (and positions) of x's standard deviation across the batch (Karras et al., 2018), the
+    same everywhere: a D that sees it can tell a batch of near-identical fakes from a varied batch
+    of real images."""
 
     def forward(self, x):
         spread = x.std(0, unbiased=False).mean()
-        return minigan.cat([x, spread.expand(x.shape[0], 1)], 1)
+        return minigan.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], 1)
 
 
 def prepare_discriminator(D, args):
@@ -76,6 +81,13 @@ def prepare_discriminator(D, args):
         last = D[-1]
         D = nn.Sequential(*list(D)[:-1], MinibatchStd(), nn.Linear(last.in_features + 1, last.out_features))
     return D
+
+
+def with_minibatch_std(layers, last):
+    """`layers` (a list) with MinibatchStd and a copy of the convolution `last`, one input channel
+    wider, appended: DCGAN's D with the feature before its last convolution."""
+    return layers + [MinibatchStd(), nn.Conv2d(last.in_channels + 1, last.out_channels, last.kernel_size,
+                                               last.stride, last.padding, bias=last.bias is not None)]
 
 
 def targets(batch, real_label, args, device):

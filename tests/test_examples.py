@@ -53,11 +53,14 @@ RUNS = {
     "mnist_mlp_tricks": ["--batch-size", "16", "--label-smoothing", "0.1", "--label-flip", "0.1", "--instance-noise",
                          "0.2", "--d-lr", "1e-4", "--d-steps", "2", "--clip-grad", "1", "--spectral-norm",
                          "--minibatch-std", "--feature-matching"],
+    "dcgan_tricks": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--label-smoothing", "0.1", "--label-flip", "0.1",
+                     "--instance-noise", "0.2", "--d-lr", "1e-4", "--d-steps", "2", "--clip-grad", "1",
+                     "--minibatch-std", "--feature-matching"],
     "cgan": ["--batch-size", "16", "--ngf", "4", "--ndf", "4"],
     "cgan_projection": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--d-cond", "projection"],
 }
 SCRIPTS = {"mnist_mlp_bn": "mnist_mlp", "mnist_mlp_small": "mnist_mlp", "mnist_mlp_ema": "mnist_mlp",
-           "mnist_mlp_tricks": "mnist_mlp",
+           "mnist_mlp_tricks": "mnist_mlp", "dcgan_tricks": "dcgan",
            "dcgan_spectral_norm_ema": "dcgan", "cgan_projection": "cgan"}
 
 
@@ -217,6 +220,9 @@ def test_minibatch_std_and_feature_matching_compute_their_formulas():
     out = tricks.MinibatchStd()(minigan.tensor(x)).numpy()
     assert out.shape == (6, 6) and numpy.allclose(out[:, :5], x)
     assert numpy.allclose(out[:, 5], x.std(0).mean())  # numpy's std divides by N, as unbiased=False
+    maps = numpy.random.default_rng(1).standard_normal((4, 3, 2, 2))
+    out = tricks.MinibatchStd()(minigan.tensor(maps)).numpy()
+    assert out.shape == (4, 4, 2, 2) and numpy.allclose(out[:, 3], maps.std(0).mean())
     features = minigan.nn.Linear(5, 3).double()
     real, fake = minigan.tensor(x), minigan.tensor(x[::-1] * 2)
     weight, bias = features.weight.detach().numpy(), features.bias.detach().numpy()
