@@ -34,6 +34,7 @@ from minigan.utils.training import (
     example_device,
     moving_average,
     resolve_epochs,
+    run_main,
 )
 
 CLASSES = 10
@@ -198,4 +199,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -19,7 +19,7 @@ import minigan.nn as nn
 import tricks
 from minigan.data import load_cifar10, load_mnist, resize_images, scale_images
 from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_arguments, example_device,
-                                    moving_average, resolve_epochs)
+                                    moving_average, resolve_epochs, run_main)
 
 
 def blocks_for(image_size):
@@ -193,4 +193,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -23,7 +23,7 @@ import minigan.nn.functional as F
 import tricks
 from minigan.data import load_mnist, scale_images
 from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_arguments, example_device,
-                                    moving_average, resolve_epochs)
+                                    moving_average, resolve_epochs, run_main)
 
 TRICKS = ("label_smoothing", "label_flip", "instance_noise", "d_lr", "d_steps", "clip_grad", "spectral_norm",
           "minibatch_std", "feature_matching")
@@ -193,4 +193,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -11,7 +11,8 @@ images and lower that of fakes, then clamps every critic weight into [-c, c] thr
 """
 import minigan
 from dcgan import Discriminator, Generator, gan_arguments, load_images, weights_init
-from minigan.utils.training import check_arguments, data_parallel, example_device, moving_average, resolve_epochs
+from minigan.utils.training import (check_arguments, data_parallel, example_device, moving_average, resolve_epochs,
+                                    run_main)
 from wgan_gp import train_wgan
 
 
@@ -55,4 +56,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -17,7 +17,7 @@ import minigan
 import minigan.nn as nn
 from dcgan import Discriminator, Generator, gan_arguments, load_images, weights_init
 from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_device, moving_average,
-                                    resolve_epochs)
+                                    resolve_epochs, run_main)
 
 
 def gradient_penalty(critic, real, fake):
@@ -112,4 +112,4 @@ def train_wgan(name, args, G, critic, optimizer_G, ema, images, device, update_c
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -117,6 +117,13 @@ def local_rank():
     return _world().Split_type(_mpi().COMM_TYPE_SHARED).Get_rank()
 
 
+def local_device(visible_count):
+    """The GPU this rank uses among the `visible_count` it sees: its local rank modulo that count.
+    A launcher that gives each rank one GPU of its own (Slurm's --gpus-per-task=1) makes each rank
+    see a single device, number 0, whatever its local rank; one that shows them all gives rank r GPU r."""
+    return local_rank() % visible_count
+
+
 # --------------------------------------------------------------------------------------------
 # Moving arrays between the ranks
 # --------------------------------------------------------------------------------------------

@@ -128,3 +128,10 @@ def test_ctrl_c_stops_every_rank_after_one_checkpoint_and_says_how_to_resume(mni
     step = int(output.split("interrupted after step ")[1].split(":")[0])
     assert output.count("interrupted after step") == 1 and "resume with: mpiexec -n 2 " in output
     assert minigan.load(str(tmp_path / f"checkpoint-{step:08d}.npz"))["step"] == step
+
+
+@pytest.mark.parametrize("local_rank, visible, device", [(3, 1, 0), (3, 2, 1), (1, 4, 1), (0, 1, 0)])
+def test_each_rank_takes_its_local_rank_modulo_the_visible_gpus(local_rank, visible, device, monkeypatch):
+    """Slurm's --gpus-per-task=1 shows each rank one GPU, numbered 0: Device(local_rank) would fail."""
+    monkeypatch.setattr(dist, "local_rank", lambda: local_rank)
+    assert dist.local_device(visible) == device

@@ -4,6 +4,7 @@ import argparse
 import importlib
 import json
 import os
+import subprocess
 import sys
 
 import matplotlib
@@ -241,3 +242,16 @@ def test_the_tricks_change_d_as_asked_and_bad_values_are_refused(mnist_fixture, 
         with pytest.raises(SystemExit):
             example("mnist_mlp").main(flags + ["--data-dir", mnist_fixture, "--out", str(tmp_path)])
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", ["mnist_mlp", "dcgan", "wgan_gp", "wgan", "cgan"])
+def test_a_users_mistake_prints_its_message_without_a_traceback_and_exits_2(script, mnist_fixture, tmp_path):
+    command = [sys.executable, os.path.join(EXAMPLES, f"{script}.py"), "--resume", "--out", str(tmp_path),
+               "--data-dir", mnist_fixture]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    assert f"{script}.py: error: --resume: no checkpoint-*.npz in {tmp_path}" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    debug = subprocess.run(command, capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, MINIGAN_DEBUG="1"))
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "FileNotFoundError" in debug.stderr

@@ -29,10 +29,30 @@ import numpy as np
 
 import minigan
 from minigan import distributed
+from minigan.backend import DeviceUnavailableError
+from minigan.data.download import DownloadError, UntrustedDownloadError
+from minigan.serialization import CheckpointError
 from minigan.utils import images as image_files
 from minigan.utils.ema import ExponentialMovingAverage
 
+# what a user of an example can cause and fix: reported as a message, not a traceback (run_main)
+USER_ERRORS = (DeviceUnavailableError, distributed.DistributedUnavailableError, CheckpointError, DownloadError,
+               UntrustedDownloadError, FileNotFoundError)
+
 CHECKPOINT_PATTERN = "checkpoint-{step:08d}.npz"
+
+
+def run_main(main):
+    """Run an example's `main()`. The errors a user causes and can fix (USER_ERRORS: no GPU, no
+    data, an unreadable checkpoint, ...) print `<script>: error: <message>` and exit with status 2,
+    as argparse does for a bad flag; MINIGAN_DEBUG=1 shows the traceback instead."""
+    try:
+        return main()
+    except USER_ERRORS as error:
+        if os.environ.get("MINIGAN_DEBUG") == "1":
+            raise
+        print(f"{os.path.basename(sys.argv[0])}: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def example_arguments(description, **defaults):
@@ -90,8 +110,9 @@ def example_device(args):
     if args.distributed:
         rank, _ = distributed.init()
         minigan.manual_seed(int(np.random.SeedSequence([args.seed, rank]).generate_state(1)[0]))
-        if device == "cuda":
-            minigan.backend.module_for(device).cuda.Device(distributed.local_rank()).use()  # a GPU per rank
+        if device == "cuda":  # a GPU per rank
+            cuda = minigan.backend.module_for(device).cuda
+            cuda.Device(distributed.local_device(cuda.runtime.getDeviceCount())).use()
     minigan.backend.module_for(device)
     return device
 
@@ -329,9 +350,9 @@ class TrainingRun:
             except (ValueError, OSError) as error:
                 print(f"warning: skipping unreadable checkpoint {path}: {error}")
         else:
-            raise RuntimeError(f"--resume: none of the checkpoints in {self.out} could be read")
+            raise CheckpointError(f"--resume: none of the checkpoints in {self.out} could be read")
         if state["example"] != self.name:
-            raise ValueError(f"--resume: {path} was written by {state['example']}, not {self.name}")
+            raise CheckpointError(f"--resume: {path} was written by {state['example']}, not {self.name}")
         for key, model in self.models.items():
             model.load_state_dict(state["models"][key])
         for key, optimizer in self.optimizers.items():
