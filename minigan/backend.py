@@ -236,6 +236,30 @@ def _check_gpu(cupy):
     if count == 0:
         raise DeviceUnavailableError(
             "device 'cuda': CuPy is installed but finds no CUDA GPU; use device 'cpu' (--backend numpy)")
+    missing = missing_cuda_libraries(cupy)
+    if missing:
+        raise DeviceUnavailableError(
+            f"device 'cuda': CuPy finds a GPU but not {'; nor '.join(missing)}. CuPy 14 needs a CUDA toolkit beside "
+            f"the driver; install minigan's CUDA extra, which brings CuPy's (cupy-cuda13x[ctk]): {INSTALL_CUDA}")
+
+
+def missing_cuda_libraries(cupy):
+    """What CuPy lacks on this machine to run minigan's ops, each named: cuBLAS (every matmul), NVRTC
+    (every kernel compile) and the CUDA headers (CuPy's own kernels include them); [] when none.
+    A machine with only the NVIDIA driver finds a GPU and fails at the first matmul without them."""
+    missing = []
+    try:
+        cupy.cuda.cublas  # noqa: B018  (CuPy loads libcublas when this is first read)
+    except (ImportError, AttributeError) as error:
+        missing.append(f"cuBLAS ({error})")
+    try:
+        cupy.cuda.nvrtc.getVersion()
+    except Exception as error:  # the module imports; the library it loads may not
+        missing.append(f"NVRTC ({error})")
+    cuda_path = cupy._environment.get_cuda_path()
+    if cuda_path is None or not os.path.exists(os.path.join(cuda_path, "include", "cuda_fp16.h")):
+        missing.append(f"the CUDA headers (no include/cuda_fp16.h under {cuda_path})")
+    return missing
 
 
 def cuda_is_available():

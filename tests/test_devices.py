@@ -100,6 +100,14 @@ def _on_standin(call):
     return run
 
 
+def _driver_only(monkeypatch):
+    """A GPU and its driver, but none of CUDA's libraries: what `pip install cupy-cuda13x` alone gives."""
+    runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, CUDARuntimeError=RuntimeError)
+    cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime),  # no cublas, no nvrtc
+                                 _environment=types.SimpleNamespace(get_cuda_path=lambda: None))
+    backend._check_gpu(cupy)
+
+
 @dataclasses.dataclass
 class DeviceError:
     name: str
@@ -145,6 +153,9 @@ DEVICE_ERRORS = [
                 marks=(needs_cupy_without_gpu,)),
     DeviceError("Module.to('cuda') without a usable GPU", lambda monkeypatch: minigan.nn.Linear(2, 1).cuda(),
                 DeviceUnavailableError, f"cannot use a GPU.*{INSTALL}", marks=(needs_cupy_without_gpu,)),
+    DeviceError("a GPU with only its driver: no cuBLAS, NVRTC or headers", _driver_only, DeviceUnavailableError,
+                r"CuPy finds a GPU but not cuBLAS .*; nor NVRTC .*; nor the CUDA headers .*cupy-cuda13x\[ctk\]"
+                rf".*{INSTALL}"),
     DeviceError("an unknown device name", lambda monkeypatch: minigan.zeros(2, device="tpu"), ValueError,
                 "unknown device 'tpu': minigan knows 'cpu' .* and 'cuda'"),
     DeviceError("an unknown name in Tensor.to", lambda monkeypatch: minigan.ones(2).to("gpu"), ValueError,
