@@ -1,7 +1,7 @@
 """DCGAN on minigan, as the PyTorch DCGAN example builds and trains it.
 
     python examples/dcgan.py [--image-size 32|64] [--ngf 32] [--ndf 32] [--dataset mnist|cifar10] [--max-steps N]
-                             [--spectral-norm] [--ema 0.999] [the tricks of examples/tricks.py: --label-smoothing S,
+                             [--spectral-norm] [--ema 0.999] [the tricks of examples/gan_tricks.py: --label-smoothing S,
                              --label-flip P, --instance-noise SIGMA, --d-lr, --d-steps K, --clip-grad NORM,
                              --minibatch-std, --feature-matching]
 
@@ -16,7 +16,7 @@ spectral norms then bound.
 """
 import minigan
 import minigan.nn as nn
-import tricks
+import gan_tricks
 from minigan.data import load_cifar10, load_mnist, resize_images, scale_images
 from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_arguments, example_device,
                                     moving_average, resolve_epochs, run_main)
@@ -52,7 +52,7 @@ class Discriminator(nn.Module):
         for narrow, wide in zip(widths, widths[1:]):
             layers += [nn.Conv2d(narrow, wide, 4, 2, 1, bias=False), norm(wide), nn.LeakyReLU(0.2, inplace=True)]
         last = nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False)
-        layers = tricks.with_minibatch_std(layers, last) if minibatch_std else layers + [last]
+        layers = gan_tricks.with_minibatch_std(layers, last) if minibatch_std else layers + [last]
         self.last = len(layers) - 1  # the position of the last convolution
         if sigmoid:
             layers.append(nn.Sigmoid())
@@ -108,36 +108,36 @@ def gan_arguments(description, **defaults):
 
 def train_step(G, D, criterion, optimizer_G, optimizer_D, real, nz, options=None, progress=0.0, features=None):
     """One D update on real and fake images, then one G update through D; returns the losses.
-    `options` (the parsed flags; default: none) switches on the tricks of examples/tricks.py,
+    `options` (the parsed flags; default: none) switches on the tricks of examples/gan_tricks.py,
     `progress` is the fraction of the run done, `features` D's `features` (--feature-matching)."""
-    options = options or tricks.none()
+    options = options or gan_tricks.none()
     batch, device = real.shape[0], real.device
 
     # (1) update D: maximise log D(x) + log(1 - D(G(z)))
     for _ in range(options.d_steps):
-        labels = tricks.targets(batch, 1.0, options, device)
+        labels = gan_tricks.targets(batch, 1.0, options, device)
         real_label, fake_label = labels[:batch].reshape(-1), labels[batch:].reshape(-1)
         optimizer_D.zero_grad()
-        output_real = D(tricks.noisy(real, options, progress))
+        output_real = D(gan_tricks.noisy(real, options, progress))
         loss_D_real = criterion(output_real, real_label)
         loss_D_real.backward()
         fake = G(minigan.randn(batch, nz, 1, 1, device=device))
-        output_fake = D(tricks.noisy(fake.detach(), options, progress))
+        output_fake = D(gan_tricks.noisy(fake.detach(), options, progress))
         loss_D_fake = criterion(output_fake, fake_label)
         loss_D_fake.backward()
-        tricks.clip(D, options)
+        gan_tricks.clip(D, options)
         optimizer_D.step()
 
     # (2) update G: maximise log D(G(z))
     optimizer_G.zero_grad()
     D.requires_grad_(False)  # D's gradients from this step would go unused (the next D step zeroes them)
     if options.feature_matching:  # ‖mean f(real) − mean f(fake)‖²
-        loss_G = tricks.feature_matching_loss(features, real, fake)
+        loss_G = gan_tricks.feature_matching_loss(features, real, fake)
     else:
         loss_G = criterion(D(fake), minigan.ones(batch, device=device))
     loss_G.backward()
     D.requires_grad_(True)
-    tricks.clip(G, options)
+    gan_tricks.clip(G, options)
     optimizer_G.step()
     return {"Loss_D": loss_D_real + loss_D_fake, "Loss_G": loss_G, "D(x)": output_real.mean(),
             "D(G(z))": output_fake.mean()}
@@ -147,10 +147,10 @@ def main(argv=None):
     parser = gan_arguments(__doc__.splitlines()[0], epochs=5, batch_size=64, lr=2e-4)
     parser.add_argument("--spectral-norm", action="store_true",
                         help="SNGAN's discriminator: spectral_norm on every conv, no BatchNorm")
-    tricks.add_arguments(parser, spectral_norm=False)
+    gan_tricks.add_arguments(parser, spectral_norm=False)
     args = parser.parse_args(argv)
     check_arguments(parser, args)
-    tricks.check_arguments(parser, args)
+    gan_tricks.check_arguments(parser, args)
     minigan.manual_seed(args.seed)
     device = example_device(args)
 

@@ -14,13 +14,13 @@
 --arch small    a small GAN: G 100-128-128-784, D 784-128-128-1, LeakyReLU, one-sided label
                 smoothing (real labels 0.9), Adam(1e-3), batch 100, uniform noise.
 
-The stabilising tricks (examples/tricks.py, measured in docs/TRICKS.md) apply to the default and
+The stabilising tricks (examples/gan_tricks.py, measured in docs/TRICKS.md) apply to the default and
 small archs, whose D gives logits.
 """
 import minigan
 import minigan.nn as nn
 import minigan.nn.functional as F
-import tricks
+import gan_tricks
 from minigan.data import load_mnist, scale_images
 from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_arguments, example_device,
                                     moving_average, resolve_epochs, run_main)
@@ -77,38 +77,38 @@ def logits_step(G, D, optimizer_G, optimizer_D, real, noise_fn, real_label, satu
 
     D sees real and fake as one batch, which halves its launches on a GPU and gives the same loss
     as two passes (D has no batch statistics): the sum of the mean losses on real and on fake.
-    `options` (the parsed flags; default: none) switches on the tricks of examples/tricks.py;
+    `options` (the parsed flags; default: none) switches on the tricks of examples/gan_tricks.py;
     `progress` is the fraction of the run done, `features` D without its last layer (for
     --feature-matching).
     """
-    options = options or tricks.none()
+    options = options or gan_tricks.none()
     batch, device = real.shape[0], real.device
     for _ in range(options.d_steps):
-        labels = tricks.targets(batch, real_label, options, device)
+        labels = gan_tricks.targets(batch, real_label, options, device)
         optimizer_D.zero_grad()
         fake = G(noise_fn()).detach()
-        seen_real, seen_fake = tricks.noisy(real, options, progress), tricks.noisy(fake, options, progress)
+        seen_real, seen_fake = gan_tricks.noisy(real, options, progress), gan_tricks.noisy(fake, options, progress)
         if options.minibatch_std:  # the batch statistic must come from one kind of image
             scores = minigan.cat([D(seen_real), D(seen_fake)])
         else:
             scores = D(minigan.cat([seen_real, seen_fake]))
         loss_D = F.binary_cross_entropy_with_logits(scores, labels, reduction="sum") / batch
         loss_D.backward()
-        tricks.clip(D, options)
+        gan_tricks.clip(D, options)
         optimizer_D.step()
 
     optimizer_G.zero_grad()
     D.requires_grad_(False)  # D's gradients from this step would go unused (the next D step zeroes them)
     fake = G(noise_fn())
     if options.feature_matching:  # ‖mean f(real) − mean f(fake)‖²
-        loss_G = tricks.feature_matching_loss(features, real, fake)
+        loss_G = gan_tricks.feature_matching_loss(features, real, fake)
     elif saturating:  # the minimax game's own loss, E[log(1 - D(G(z)))]: its gradient vanishes while D wins
         loss_G = -F.binary_cross_entropy_with_logits(D(fake), minigan.zeros(batch, 1, device=device))
     else:
         loss_G = F.binary_cross_entropy_with_logits(D(fake), minigan.ones(batch, 1, device=device))
     loss_G.backward()
     D.requires_grad_(True)
-    tricks.clip(G, options)
+    gan_tricks.clip(G, options)
     optimizer_G.step()
     return loss_D, loss_G
 
@@ -135,13 +135,13 @@ def main(argv=None):
     parser.add_argument("--arch", default="default", choices=sorted(ARCHS))
     parser.add_argument("--g-loss", default="non-saturating", choices=["non-saturating", "saturating"],
                         help="G's loss (default and small archs): see docs/GANS.md; compare them with --log-grads")
-    tricks.add_arguments(parser)
+    gan_tricks.add_arguments(parser)
     args = parser.parse_args(argv)
     config = ARCHS[args.arch]
     args.batch_size = config["batch_size"] if args.batch_size is None else args.batch_size
     args.lr = config["lr"] if args.lr is None else args.lr
     check_arguments(parser, args)
-    tricks.check_arguments(parser, args)
+    gan_tricks.check_arguments(parser, args)
     if args.arch == "bn" and args.g_loss == "saturating":
         parser.error("--g-loss saturating needs D's logits: use --arch default or small")
     uses_tricks = any(getattr(args, name) != parser.get_default(name) for name in TRICKS)
@@ -154,7 +154,7 @@ def main(argv=None):
     resolve_epochs(args, len(images), config["epochs"])
     G, D = {"default": build_default, "bn": build_bn, "small": build_small}[args.arch]()
     if args.arch != "bn":
-        D = tricks.prepare_discriminator(D, args)
+        D = gan_tricks.prepare_discriminator(D, args)
     features = D[:-1]  # what D's last layer reads, for --feature-matching
     G.to(device), D.to(device)
     if device == "cuda":  # each Linear's bias and the activation after it in one kernel, not two

@@ -168,3 +168,15 @@ def test_the_gemms_of_a_step_are_read_from_its_tape_with_each_ops_shapes():
     assert sorted(products[3:]) == sorted([((2, 6), (6, 320)), ((6, 2), (2, 320)), ((4, 80), (80, 32)),
                                            ((4, 32), (32, 80)), ((4, 32), (32, 48))])
     assert gemms.products_seconds(products, repeats=1) > 0
+
+
+def test_the_first_gpu_script_runs_end_to_end_on_the_standin(mnist_fixture, tmp_path):
+    import gpu_check
+    summary = tmp_path / "gpu_check.md"
+    assert gpu_check.main(["--standin", "--steps", "2", "--data-dir", mnist_fixture, "--out", str(summary)]) == 0
+    text = summary.read_text()
+    for check in ("environment", "examples", "CPU vs GPU"):
+        assert f"**PASS** {check}" in text, text
+    for check in ("device tests", "speed", "sanitizer"):  # they need a real GPU
+        assert f"**N/A** {check}" in text, text
+    assert "mnist_mlp stand-in: 2 steps" in text and "dcgan32: largest relative difference" in text

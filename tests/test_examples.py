@@ -54,8 +54,8 @@ RUNS = {
     "mnist_mlp_tricks": ["--batch-size", "16", "--label-smoothing", "0.1", "--label-flip", "0.1", "--instance-noise",
                          "0.2", "--d-lr", "1e-4", "--d-steps", "2", "--clip-grad", "1", "--spectral-norm",
                          "--minibatch-std", "--feature-matching"],
-    "dcgan_tricks": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--label-smoothing", "0.1", "--label-flip", "0.1",
-                     "--instance-noise", "0.2", "--d-lr", "1e-4", "--d-steps", "2", "--clip-grad", "1",
+    "dcgan_tricks": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--label-smoothing", "0.1", "--label-flip",
+                     "0.1", "--instance-noise", "0.2", "--d-lr", "1e-4", "--d-steps", "2", "--clip-grad", "1",
                      "--minibatch-std", "--feature-matching"],
     "cgan": ["--batch-size", "16", "--ngf", "4", "--ndf", "4"],
     "cgan_projection": ["--batch-size", "16", "--ngf", "4", "--ndf", "4", "--d-cond", "projection"],
@@ -187,54 +187,54 @@ def test_the_conditional_example_scores_label_accuracy_and_each_class(mnist_fixt
 
 
 # --------------------------------------------------------------------------------------------
-# The stabilising tricks of examples/tricks.py
+# The stabilising tricks of examples/gan_tricks.py
 # --------------------------------------------------------------------------------------------
 def trick_options(**flags):
     parser = argparse.ArgumentParser()
-    example("tricks").add_arguments(parser)
+    example("gan_tricks").add_arguments(parser)
     return parser.parse_args([item for name, value in flags.items()
                               for item in ([f"--{name.replace('_', '-')}"] + ([] if value is True else [str(value)]))])
 
 
 def test_label_smoothing_sets_the_real_target_and_flips_swap_about_p_of_the_targets():
-    tricks = example("tricks")
+    gan_tricks = example("gan_tricks")
     minigan.manual_seed(0)
-    smoothed = tricks.targets(4, 1.0, trick_options(label_smoothing=0.1), "cpu").numpy().ravel()
+    smoothed = gan_tricks.targets(4, 1.0, trick_options(label_smoothing=0.1), "cpu").numpy().ravel()
     assert numpy.allclose(smoothed, [0.9] * 4 + [0] * 4)
-    flipped = tricks.targets(5000, 1.0, trick_options(label_flip=0.2), "cpu").numpy().ravel()
+    flipped = gan_tricks.targets(5000, 1.0, trick_options(label_flip=0.2), "cpu").numpy().ravel()
     assert abs((flipped[:5000] == 0).mean() - 0.2) < 0.02 and abs((flipped[5000:] == 1).mean() - 0.2) < 0.02
     assert set(numpy.unique(flipped)) == {0.0, 1.0}
 
 
 def test_instance_noise_starts_at_sigma_and_is_gone_at_the_end():
-    tricks = example("tricks")
+    gan_tricks = example("gan_tricks")
     images = minigan.zeros(200, 784)
-    assert abs(tricks.noisy(images, trick_options(instance_noise=0.3), 0.0).numpy().std() - 0.3) < 0.01
-    assert abs(tricks.noisy(images, trick_options(instance_noise=0.3), 0.5).numpy().std() - 0.15) < 0.01
-    assert not tricks.noisy(images, trick_options(instance_noise=0.3), 1.0).numpy().any()
-    assert tricks.noisy(images, trick_options(), 0.0) is images
+    assert abs(gan_tricks.noisy(images, trick_options(instance_noise=0.3), 0.0).numpy().std() - 0.3) < 0.01
+    assert abs(gan_tricks.noisy(images, trick_options(instance_noise=0.3), 0.5).numpy().std() - 0.15) < 0.01
+    assert not gan_tricks.noisy(images, trick_options(instance_noise=0.3), 1.0).numpy().any()
+    assert gan_tricks.noisy(images, trick_options(), 0.0) is images
 
 
 def test_minibatch_std_and_feature_matching_compute_their_formulas():
-    tricks = example("tricks")
+    gan_tricks = example("gan_tricks")
     x = numpy.random.default_rng(0).standard_normal((6, 5))
-    out = tricks.MinibatchStd()(minigan.tensor(x)).numpy()
+    out = gan_tricks.MinibatchStd()(minigan.tensor(x)).numpy()
     assert out.shape == (6, 6) and numpy.allclose(out[:, :5], x)
     assert numpy.allclose(out[:, 5], x.std(0).mean())  # numpy's std divides by N, as unbiased=False
     maps = numpy.random.default_rng(1).standard_normal((4, 3, 2, 2))
-    out = tricks.MinibatchStd()(minigan.tensor(maps)).numpy()
+    out = gan_tricks.MinibatchStd()(minigan.tensor(maps)).numpy()
     assert out.shape == (4, 4, 2, 2) and numpy.allclose(out[:, 3], maps.std(0).mean())
     features = minigan.nn.Linear(5, 3).double()
     real, fake = minigan.tensor(x), minigan.tensor(x[::-1] * 2)
     weight, bias = features.weight.detach().numpy(), features.bias.detach().numpy()
     expected = (((x @ weight.T + bias).mean(0) - ((x[::-1] * 2) @ weight.T + bias).mean(0)) ** 2).sum()
-    assert numpy.isclose(tricks.feature_matching_loss(features, real, fake).item(), expected)
+    assert numpy.isclose(gan_tricks.feature_matching_loss(features, real, fake).item(), expected)
 
 
 def test_the_tricks_change_d_as_asked_and_bad_values_are_refused(mnist_fixture, tmp_path, capsys):
-    tricks = example("tricks")
+    gan_tricks = example("gan_tricks")
     D = minigan.nn.Sequential(minigan.nn.Linear(784, 8), minigan.nn.LeakyReLU(0.2), minigan.nn.Linear(8, 1))
-    prepared = tricks.prepare_discriminator(D, trick_options(spectral_norm=True, minibatch_std=True))
+    prepared = gan_tricks.prepare_discriminator(D, trick_options(spectral_norm=True, minibatch_std=True))
     assert [type(layer).__name__ for layer in prepared] == ["Linear", "LeakyReLU", "MinibatchStd", "Linear"]
     assert "0.weight_orig" in prepared.state_dict() and prepared[3].in_features == 9
     for flags, message in ((["--arch", "bn", "--label-smoothing", "0.1"], "need D's logits"),
