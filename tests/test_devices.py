@@ -377,3 +377,13 @@ def test_the_source_check_sees_a_numpy_call(tmp_path):
     source.write_text("import numpy as np\n\nclass Op:\n    def forward(self, x):\n"
                       "        return np.exp(x) + np.float32(1)\n")
     assert _numpy_uses(source) == [("Op.forward", "exp", 5)]
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_a_class_index_out_of_range_is_refused_on_cuda_too(loss, standin_cuda):
+    """CuPy would wrap it around silently (the stand-in, numpy inside, would raise some other error)."""
+    scores = minigan.randn(2, 10, device="cuda")
+    with pytest.raises(IndexError, match=rf"{loss}: class indices must lie in \[0, 10\).*from 1 to 12"):
+        getattr(minigan.nn.functional, loss)(scores, minigan.tensor([1, 12], device="cuda"))
+    with pytest.raises(IndexError, match=rf"{loss}: class indices must lie in \[0, 10\).*from -3 to 4"):
+        getattr(minigan.nn.functional, loss)(scores, minigan.tensor([4, -3], device="cuda"))

@@ -347,11 +347,12 @@ def _class_indices(op, input, target, ignore_index):
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {indices.dtype}")
     kept = indices != ignore_index
     classes = input.shape[1] if batched else input.shape[0]
-    if not is_device_array(indices) and kept.any():
+    # checked on every device, at the cost of one sync on a GPU: CuPy would wrap a bad index around
+    # silently, where torch stops (on CUDA with a device-side assertion)
+    if bool((kept & ((indices < 0) | (indices >= classes))).any()):
         counted = indices[kept]
-        if not (0 <= counted.min() and counted.max() < classes):
-            raise IndexError(f"{op}: class indices must lie in [0, {classes}) (or be ignore_index={ignore_index}), "
-                             f"got values from {int(counted.min())} to {int(counted.max())}")
+        raise IndexError(f"{op}: class indices must lie in [0, {classes}) (or be ignore_index={ignore_index}), "
+                         f"got values from {int(counted.min())} to {int(counted.max())}")
     return get_array_module(indices).where(kept, indices, 0), kept
 
 
