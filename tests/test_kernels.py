@@ -705,12 +705,28 @@ def test_gpu_im2col_and_col2im_equal_their_twins_bit_for_bit(shape, kernel_size,
                        col2im.twin(columns, shape[2:], stride, padding))
 
 
-def test_gpu_norm_statistics_with_more_groups_than_blocks_and_values_than_threads(emulated_gpu, monkeypatch):
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gpu_norm_statistics_with_more_groups_than_blocks_and_values_than_threads(dtype, emulated_gpu, monkeypatch):
+    """Far from zero (mean 50, std 1) the float32 kernel's compensated sums, in float32 throughout,
+    still agree with the twin."""
     monkeypatch.setattr(kernels.core, "MAX_BLOCKS", 2)  # the grid-stride loop over groups
-    x = _rng("norm many").standard_normal((3, 5, 17, 11)) + 50  # 561 values per channel > 256 threads
+    x = (_rng("norm many").standard_normal((3, 5, 17, 11)) + 50).astype(dtype)  # 561 values per channel > 256 threads
     for per_sample in (False, True):
         for value, twin_value in zip(norm_statistics.launch(x, per_sample), norm_statistics.twin(x, per_sample)):
-            _close(value, twin_value, "float64")
+            _close(value, twin_value, dtype)
+
+
+@pytest.mark.parametrize("kernel", KERNELS, ids=lambda kernel: kernel.name)
+def test_float32_kernels_compile_for_sm_90_with_cupys_options_without_spills_or_double_precision(kernel, nvrtc):
+    options = ["-ftz=true", "--device-as-default-execution-space", *COMPILE_OPTIONS]  # as CuPy compiles RawKernels
+    program = nvrtc.createProgram(kernel.source("float32"), f"{kernel.name}.cu", [], [])
+    nvrtc.compileProgram(program, ["-arch=sm_90", "--ptxas-options=-v", *options])
+    spills = re.findall(r"(\d+) bytes spill stores, (\d+) bytes spill loads", nvrtc.getProgramLog(program))
+    assert spills and all(stores == loads == "0" for stores, loads in spills), nvrtc.getProgramLog(program)
+    program = nvrtc.createProgram(kernel.source("float32"), f"{kernel.name}.cu", [], [])
+    nvrtc.compileProgram(program, ["-arch=compute_90", *options])
+    ptx = nvrtc.getPTX(program).decode()
+    assert not re.findall(r"^\s*\S*\.f64\b", ptx, re.MULTILINE), f"{kernel.name} uses double precision"
 
 
 def test_gpu_path_reads_strided_inputs_as_the_twin_does(emulated_gpu):

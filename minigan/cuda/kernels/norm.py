@@ -7,23 +7,38 @@ For x of shape (N, C, *):
     normalize(x, mean, var, w, b, eps)   y = (x - mean) · 1/sqrt(var + eps) · w + b, per element.
 
 The statistics kernel gives each group one block, which makes two passes over the group's
-values: their mean, then the mean of the squared deviations from it, both summed in double by a
-block reduction. Two passes, as minigan/ops/norm.py computes them, lose nothing to cancellation
-the way E[x²] - E[x]² does; one launch computes both.
+values: their mean, then the mean of the squared deviations from it, each thread's share summed
+with Kahan's compensation and the threads' sums added in a pairwise tree, in the array's own
+precision (no double-precision instructions in the float32 kernel). Two passes, as
+minigan/ops/norm.py computes them, lose nothing to cancellation the way E[x²] - E[x]² does; one
+launch computes both.
 """
 from minigan.backend import get_array_module
 from minigan.cuda.kernels.core import Kernel
 
 _NORM_STATISTICS = Kernel("norm_statistics", r"""
-// The sum of `value` over the threads of the block, returned to every thread.
-__device__ double block_sum(double value, double* partial) {
+// A compensated (Kahan) running sum: each thread's sum over thousands of terms loses almost
+// nothing in T itself, so a float32 kernel uses no double-precision unit (few on many GPUs).
+struct CompensatedSum {
+    T sum, carry;  // carry: the low-order part the last addition lost
+    __device__ CompensatedSum() : sum(0), carry(0) {}
+    __device__ void add(T value) {
+        const T corrected = value - carry;
+        const T total = sum + corrected;
+        carry = (total - sum) - corrected;
+        sum = total;
+    }
+};
+
+// The sum of `value` over the threads of the block (a pairwise tree), returned to every thread.
+__device__ T block_sum(T value, T* partial) {
     partial[threadIdx.x] = value;
     __syncthreads();
     for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {   // blockDim.x: a power of two
         if (threadIdx.x < half) partial[threadIdx.x] += partial[threadIdx.x + half];
         __syncthreads();
     }
-    const double total = partial[0];
+    const T total = partial[0];
     __syncthreads();  // every thread has read the total before `partial` is written again
     return total;
 }
@@ -32,23 +47,23 @@ __device__ double block_sum(double value, double* partial) {
 extern "C" __global__ void norm_statistics(
         const T* __restrict__ x, T* __restrict__ mean, T* __restrict__ variance,
         long long outer, long long groups, long long inner) {
-    __shared__ double partial[BLOCK];
+    __shared__ T partial[BLOCK];
     const long long count = outer * inner;
     for (long long g = blockIdx.x; g < groups; g += gridDim.x) {
-        double sum = 0;
+        CompensatedSum sum;
         for (long long k = threadIdx.x; k < count; k += blockDim.x) {
-            sum += x[((k / inner) * groups + g) * inner + k % inner];
+            sum.add(x[((k / inner) * groups + g) * inner + k % inner]);
         }
-        const double group_mean = block_sum(sum, partial) / count;
-        double squares = 0;
+        const T group_mean = block_sum(sum.sum, partial) / T(count);
+        CompensatedSum squares;
         for (long long k = threadIdx.x; k < count; k += blockDim.x) {
-            const double deviation = x[((k / inner) * groups + g) * inner + k % inner] - group_mean;
-            squares += deviation * deviation;
+            const T deviation = x[((k / inner) * groups + g) * inner + k % inner] - group_mean;
+            squares.add(deviation * deviation);
         }
-        const double group_variance = block_sum(squares, partial) / count;
+        const T group_variance = block_sum(squares.sum, partial) / T(count);
         if (threadIdx.x == 0) {
-            mean[g] = T(group_mean);
-            variance[g] = T(group_variance);
+            mean[g] = group_mean;
+            variance[g] = group_variance;
         }
     }
 }
