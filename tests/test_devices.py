@@ -11,6 +11,7 @@ import importlib
 import dataclasses
 import os
 import pathlib
+import re
 import sys
 import types
 from typing import Callable
@@ -324,6 +325,7 @@ HOST_ONLY = {
        for name in ("asarray", "bitwise_and", "broadcast_shapes", "empty", "empty_like", "invert", "negative",
                     "shape")},
     ("ops/activation.py", "select.bits", "asarray"): "a host array's bits, in select's bit trick",
+    ("ops/loss.py", "_bce_arrays", "errstate"): "numpy's warning switch, on host arrays only (CuPy has none)",
     ("optim/optimizer.py", "Optimizer.state_dict", "flatnonzero"): "which parameters have state: a host flag array",
     ("optim/optimizer.py", "FlatGroup.__init__", "array"): "parameter sizes, one host number per parameter",
     ("optim/optimizer.py", "FlatGroup.__init__", "cumsum"): "parameter offsets into the flat buffer",
@@ -387,3 +389,30 @@ def test_a_class_index_out_of_range_is_refused_on_cuda_too(loss, standin_cuda):
         getattr(minigan.nn.functional, loss)(scores, minigan.tensor([1, 12], device="cuda"))
     with pytest.raises(IndexError, match=rf"{loss}: class indices must lie in \[0, 10\).*from -3 to 4"):
         getattr(minigan.nn.functional, loss)(scores, minigan.tensor([4, -3], device="cuda"))
+
+
+def test_the_standin_refuses_what_the_installed_cupy_lacks_and_keeps_what_it_has():
+    cupy = pytest.importorskip("cupy", reason="needs CuPy (the test extra) to know its API")
+
+    def cupy_has(path):
+        found = cupy
+        for part in path.split("."):
+            if not hasattr(found, part):
+                return False
+            found = getattr(found, part)
+        return True
+
+    array = standin.xp.zeros(3)
+    reads = {"errstate": lambda: standin.xp.errstate, "ndarray.ctypes": lambda: array.ctypes,
+             "ndarray.resize": lambda: array.resize, "exp": lambda: standin.xp.exp, "add.at": lambda: standin.xp.add.at,
+             "lib.stride_tricks.as_strided": lambda: standin.xp.lib.stride_tricks.as_strided,
+             "ndarray.astype": lambda: array.astype}
+    for path, read in reads.items():
+        if cupy_has(path):
+            assert read() is not None, path
+        else:
+            with pytest.raises(AttributeError, match=rf"cupy\.{re.escape(path)}: CuPy .* has no such thing"):
+                read()
+    assert not cupy_has("errstate") and not cupy_has("ndarray.ctypes")  # what the audit found CuPy 14 lacks
+    with pytest.raises(TypeError, match="not a list"):
+        array[0:2] = [1.0, 2.0]

@@ -7,6 +7,10 @@ so first *and* second derivatives agree with torch to the last bits, including t
 their first derivative is computed with the loss, in one pass (one kernel on a GPU), and handed
 to the forward of their `...Grad` Function.
 """
+import contextlib
+
+import numpy
+
 from minigan.backend import get_array_module, is_device_array
 from minigan.cuda import kernels
 from minigan.errors import ShapeError, ValueRangeError
@@ -113,7 +117,8 @@ def bce_arrays(p, y, grad_output, divisor):
 
 def _bce_arrays(p, y, grad_output, divisor):
     xp = get_array_module(p)
-    with xp.errstate(divide="ignore"):  # log 0 = -inf, clamped to -100 below
+    # log 0 = -inf, clamped to -100 below; numpy would warn of it (CuPy has no errstate: it never warns)
+    with numpy.errstate(divide="ignore") if xp is numpy else contextlib.nullcontext():
         log_p = xp.maximum(xp.log(p), -100)
         log_1_minus_p = xp.maximum(xp.log1p(-p), -100)
     loss = (y - 1) * log_1_minus_p - y * log_p

@@ -27,6 +27,26 @@ import numpy
 from minigan import backend
 from minigan.errors import HostDeviceError
 
+try:
+    import cupy as _cupy  # where CuPy is installed, the stand-in refuses what it lacks
+except ImportError:
+    _cupy = None
+
+
+def _cupy_lacks(path):
+    """True when the installed CuPy has nothing at `path` ('lib.stride_tricks.as_strided', 'add.at')."""
+    found = _cupy
+    for part in path.split(".") if _cupy is not None else ():
+        if not hasattr(found, part):
+            return True
+        found = getattr(found, part)
+    return False
+
+
+def _missing_in_cupy(path):
+    return AttributeError(f"cupy.{path}: CuPy {_cupy.__version__} has no such thing, so code on the device "
+                          "cannot use it (the stand-in refuses it as CuPy would)")
+
 
 
 
@@ -108,7 +128,8 @@ def _device_call(function, name, owner=None, launches=True):
     def call(*args, **kwargs):
         raw_args = _unwrap(args, name)
         raw_kwargs = {k: _unwrap(v, name) for k, v in kwargs.items()}
-        result = function(*raw_args, **raw_kwargs)
+        with numpy.errstate(all="ignore"):  # CuPy never warns of a log(0) or a 0/0: neither does the device
+            result = function(*raw_args, **raw_kwargs)
         inputs = [a for a in raw_args if isinstance(a, numpy.ndarray)]
         inputs += [a for v in raw_args if isinstance(v, (list, tuple)) for a in v if isinstance(a, numpy.ndarray)]
         if owner is not None:
@@ -150,6 +171,8 @@ class _Namespace:
     def __getattr__(self, attribute):
         value = getattr(self._module, attribute)
         name = f"{self._prefix}.{attribute}"
+        if _cupy_lacks(name.partition(".")[2]):
+            raise _missing_in_cupy(name.partition(".")[2])
         if attribute == "ndarray":
             return DeviceArray
         if isinstance(value, types.ModuleType):
@@ -179,6 +202,9 @@ class _Ufunc:
         return self._call(*args, **kwargs)
 
     def __getattr__(self, method):
+        path = f"{self._name.partition('.')[2]}.{method}"
+        if _cupy_lacks(path):
+            raise _missing_in_cupy(path)
         return _device_call(getattr(self._ufunc, method), f"{self._name}.{method}")
 
 
@@ -215,7 +241,8 @@ xp.random.default_rng = Generator  # as cupy.random.default_rng(seed)
 def _binary(operator_name):
     def method(self, other):
         raw_other = _unwrap(other, f"the operator {operator_name}")
-        result = getattr(self._array, operator_name)(raw_other)
+        with numpy.errstate(all="ignore"):
+            result = getattr(self._array, operator_name)(raw_other)
         if result is NotImplemented:
             return result
         _count_call(result, [self._array] + ([raw_other] if isinstance(raw_other, numpy.ndarray) else []),
@@ -303,6 +330,8 @@ class DeviceArray:
     def __getattr__(self, attribute):
         if attribute.startswith("__array"):  # numpy's other doors to the raw buffer stay shut
             raise AttributeError(attribute)
+        if _cupy_lacks(f"ndarray.{attribute}"):
+            raise _missing_in_cupy(f"ndarray.{attribute}")
         value = getattr(self._array, attribute)
         return _device_method(self._array, value, f"ndarray.{attribute}") if callable(value) else value
 
@@ -312,6 +341,8 @@ class DeviceArray:
         return _wrap(result)
 
     def __setitem__(self, index, value):
+        if isinstance(value, list):
+            raise TypeError("item assignment: CuPy takes an array or a number as the value, not a list")
         self._array[_unwrap(index, "indexing (an index array left on the host?)")] = _unwrap(value, "item assignment")
         _count_call(None, [], in_place=True)
 
