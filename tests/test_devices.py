@@ -416,3 +416,12 @@ def test_the_standin_refuses_what_the_installed_cupy_lacks_and_keeps_what_it_has
     assert not cupy_has("errstate") and not cupy_has("ndarray.ctypes")  # what the audit found CuPy 14 lacks
     with pytest.raises(TypeError, match="not a list"):
         array[0:2] = [1.0, 2.0]
+
+
+def test_an_out_of_range_index_tensor_on_cuda_wraps_around_as_cupy_documents(standin_cuda):
+    """CuPy's docs ("Differences between CuPy and NumPy: out-of-bounds indices"): an integer index
+    array is read modulo the axis's length; numpy (and minigan on the CPU) raise. docs/PORTING.md."""
+    x = minigan.arange(5.0, device="cuda")
+    assert x[minigan.tensor([7, -1, 2], device="cuda")].tolist() == [2.0, 4.0, 2.0]
+    with pytest.raises(IndexError, match="does not fit a tensor of shape"):
+        minigan.arange(5.0)[minigan.tensor([7])]

@@ -94,6 +94,17 @@ def _unwrap(value, name):
     return value
 
 
+def _wrapped_around(index, shape):
+    """CuPy reads an out-of-range integer index array modulo its axis's length (x[5] of 5 elements is
+    x[0]) where numpy raises: the same here, for an index of one component per axis."""
+    components = index if isinstance(index, tuple) else (index,)
+    if any(c is Ellipsis or c is None for c in components) or len(components) > len(shape):
+        return index
+    wrapped = tuple(c % length if isinstance(c, numpy.ndarray) and c.dtype.kind in "iu" else c
+                    for c, length in zip(components, shape))
+    return wrapped if isinstance(index, tuple) else wrapped[0]
+
+
 def _wrap(value):
     if isinstance(value, numpy.ndarray):
         return DeviceArray(value)
@@ -336,7 +347,8 @@ class DeviceArray:
         return _device_method(self._array, value, f"ndarray.{attribute}") if callable(value) else value
 
     def __getitem__(self, index):
-        result = self._array[_unwrap(index, "indexing (an index array left on the host?)")]
+        result = self._array[_wrapped_around(_unwrap(index, "indexing (an index array left on the host?)"),
+                                             self._array.shape)]
         _count_call(result, [self._array])
         return _wrap(result)
 
