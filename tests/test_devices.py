@@ -416,6 +416,13 @@ def test_the_standin_refuses_what_the_installed_cupy_lacks_and_keeps_what_it_has
     assert not cupy_has("errstate") and not cupy_has("ndarray.ctypes")  # what the audit found CuPy 14 lacks
     with pytest.raises(TypeError, match="not a list"):
         array[0:2] = [1.0, 2.0]
+    count = standin.xp.asarray(3)
+    if cupy_has("ndarray.__index__"):
+        assert list(range(count)) == [0, 1, 2]
+    else:
+        with pytest.raises(TypeError, match="no __index__"):
+            range(count)
+        assert int(count) == 3  # the explicit conversion works, as in CuPy
 
 
 def test_an_out_of_range_index_tensor_on_cuda_wraps_around_as_cupy_documents(standin_cuda):

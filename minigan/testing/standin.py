@@ -316,6 +316,9 @@ class DeviceArray:
         return bool(self.item())
 
     def __index__(self):
+        if _cupy_lacks("ndarray.__index__"):  # CuPy 14's arrays are no Python integers: range(n), x[n]...
+            raise TypeError("a device array is not a Python integer (CuPy's arrays have no __index__): convert it "
+                            "explicitly with int(...), which waits for the device")
         return int(self.item())
 
     # -- metadata and views: no launch ---------------------------------------------------------
