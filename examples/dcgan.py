@@ -110,7 +110,7 @@ def train_step(G, D, criterion, optimizer_G, optimizer_D, real, nz, options=None
     """One D update on real and fake images, then one G update through D; returns the losses.
     `options` (the parsed flags; default: none) switches on the tricks of examples/gan_tricks.py,
     `progress` is the fraction of the run done, `features` D's `features` (--feature-matching)."""
-    options = options or gan_tricks.none()
+    options = options or gan_tricks.NONE
     batch, device = real.shape[0], real.device
 
     # (1) update D: maximise log D(x) + log(1 - D(G(z)))

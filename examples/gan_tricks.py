@@ -44,11 +44,18 @@ def add_arguments(parser, spectral_norm=True):
                         help="G matches the mean of D's last features on real images instead of fooling D")
 
 
-def none():
-    """The flags' defaults: every trick off."""
+def _defaults():
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     return parser.parse_args([])
+
+
+NONE = _defaults()  # the flags' defaults: every trick off
+
+
+def chosen(args):
+    """The tricks whose flags `args` sets away from their defaults."""
+    return [name for name, default in vars(NONE).items() if getattr(args, name, default) != default]
 
 
 def check_arguments(parser, args):

@@ -25,8 +25,6 @@ from minigan.data import load_mnist, scale_images
 from minigan.utils.training import (TrainingRun, check_arguments, data_parallel, example_arguments, example_device,
                                     moving_average, resolve_epochs, run_main)
 
-TRICKS = ("label_smoothing", "label_flip", "instance_noise", "d_lr", "d_steps", "clip_grad", "spectral_norm",
-          "minibatch_std", "feature_matching")
 ARCHS = {
     "default": dict(noise_dim=96, batch_size=128, lr=5e-4, betas=(0.5, 0.999), epochs=5),
     "bn": dict(noise_dim=100, batch_size=64, lr=2e-4, betas=(0.5, 0.999), epochs=5),
@@ -81,7 +79,7 @@ def logits_step(G, D, optimizer_G, optimizer_D, real, noise_fn, real_label, satu
     `progress` is the fraction of the run done, `features` D without its last layer (for
     --feature-matching).
     """
-    options = options or gan_tricks.none()
+    options = options or gan_tricks.NONE
     batch, device = real.shape[0], real.device
     for _ in range(options.d_steps):
         labels = gan_tricks.targets(batch, real_label, options, device)
@@ -144,8 +142,7 @@ def main(argv=None):
     gan_tricks.check_arguments(parser, args)
     if args.arch == "bn" and args.g_loss == "saturating":
         parser.error("--g-loss saturating needs D's logits: use --arch default or small")
-    uses_tricks = any(getattr(args, name) != parser.get_default(name) for name in TRICKS)
-    if args.arch == "bn" and uses_tricks:
+    if args.arch == "bn" and gan_tricks.chosen(args):
         parser.error("the tricks flags need D's logits: use --arch default or small")
     minigan.manual_seed(args.seed)
     device = example_device(args)

@@ -256,7 +256,7 @@ def missing_cuda_libraries(cupy):
         cupy.cuda.nvrtc.getVersion()
     except Exception as error:  # the module imports; the library it loads may not
         missing.append(f"NVRTC ({error})")
-    cuda_path = cupy._environment.get_cuda_path()
+    cuda_path = cupy.cuda.get_cuda_path()
     if cuda_path is None or not os.path.exists(os.path.join(cuda_path, "include", "cuda_fp16.h")):
         missing.append(f"the CUDA headers (no include/cuda_fp16.h under {cuda_path})")
     return missing

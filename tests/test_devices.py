@@ -104,8 +104,8 @@ def _on_standin(call):
 def _driver_only(monkeypatch):
     """A GPU and its driver, but none of CUDA's libraries: what `pip install cupy-cuda13x` alone gives."""
     runtime = types.SimpleNamespace(getDeviceCount=lambda: 1, CUDARuntimeError=RuntimeError)
-    cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime),  # no cublas, no nvrtc
-                                 _environment=types.SimpleNamespace(get_cuda_path=lambda: None))
+    cupy = types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime, get_cuda_path=lambda: None))  # no cublas,
+    # no nvrtc, no toolkit folder
     backend._check_gpu(cupy)
 
 

@@ -180,9 +180,10 @@ class ConvTranspose2d(Function):
         channel_major = _channel_major(images)
         parts = []
         for block in _channel_blocks(weight.shape[1], weight.shape[2:], images.shape[2:], self.output_size):
+            block_weight = weight[:, block]
             # columns[(o, i, j), (h, w, n)] = Σ_c W[c, (o, i, j)] x[c, (h, w, n)], for the block's o
-            columns = _as_matrix(weight[:, block]).T @ _as_matrix(channel_major)
-            columns = columns.reshape(weight[:, block].shape[1:] + channel_major.shape[1:])
+            columns = _as_matrix(block_weight).T @ _as_matrix(channel_major)
+            columns = columns.reshape(block_weight.shape[1:] + channel_major.shape[1:])
             parts.append(col2im(columns, self.output_size, self.stride, self.padding))
         return parts[0] if len(parts) == 1 else _concatenate_channels(parts)
 

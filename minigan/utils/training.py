@@ -185,6 +185,7 @@ class TrainingRun:
                 os.remove(stale)  # left by a writer killed mid-write; the finished checkpoints are intact
         distributed.barrier()
         self.epoch, self.batch_index, self.step = 0, 0, 0
+        self.total_steps = None  # the run's planned length (its epochs), once batches() has begun
         self.history = {}
         self.gradient_norms = {}  # "G.0 Linear" -> [(step, norm)], with --log-grads
         self.digit_check = None   # (sample, real digits) once set_digit_scores is called
