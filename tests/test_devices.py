@@ -303,12 +303,20 @@ def test_the_same_seed_on_the_same_device_repeats_exactly_and_draws_stay_on_the_
     assert not numpy.array_equal(_draws("cuda")[0].numpy(), first[0].numpy())
 
 
-def test_the_device_generator_is_its_own_stream(standin_cuda):
+def test_every_device_draws_from_one_stream(standin_cuda):
     minigan.manual_seed(3)
-    on_host, on_device = minigan.rand(6), minigan.rand(6, device="cuda")
-    assert not numpy.array_equal(on_host.numpy(), on_device.numpy())
+    on_host = [minigan.rand(6), minigan.randn(5, dtype=minigan.float64), minigan.randint(0, 9, (4,))]
     minigan.manual_seed(3)
-    assert numpy.array_equal(minigan.rand(6).numpy(), on_host.numpy())  # the host's stream is unchanged
+    on_device = [minigan.rand(6, device="cuda"), minigan.randn(5, dtype=minigan.float64, device="cuda"),
+                 minigan.randint(0, 9, (4,), device="cuda")]
+    for host, device in zip(on_host, on_device):
+        assert device.device == "cuda" and device.dtype == host.dtype
+        numpy.testing.assert_array_equal(device.numpy(), host.numpy())
+    minigan.manual_seed(3)
+    first = minigan.rand(6, device="cuda")
+    numpy.testing.assert_array_equal(first.numpy(), on_host[0].numpy())
+    assert not numpy.array_equal(minigan.rand(6).numpy(), first.numpy())  # the host's draw continues the stream
+    numpy.testing.assert_array_equal(minigan.get_rng_state().numpy(), minigan.cuda.get_rng_state().numpy())
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from parity import torch
 
+from minigan import random
 from minigan.cuda import kernels
 from minigan.cuda.kernels import ACTIVATIONS, COMPILE_OPTIONS, KERNELS, Kernel
 from minigan.cuda.kernels.core import dtype_name
@@ -83,8 +84,10 @@ norm_statistics = KernelFunction(kernels.norm_statistics, lambda x, per_sample=F
 normalize = KernelFunction(kernels.normalize, lambda x, mean, variance, weight=None, bias=None, eps=1e-5:
                            norm._normalize_arrays(x, mean, variance, weight, bias, eps))
 adam_step = KernelFunction(kernels.adam_step, adam.adam_update)
+philox_uniform = KernelFunction(kernels.philox_uniform, random.fill_uniform)
+philox_normal = KernelFunction(kernels.philox_normal, random.fill_normal)
 KERNEL_FUNCTIONS = [bias_activation, activation_grad, bce, bce_with_logits, im2col, col2im, norm_statistics, normalize,
-                    adam_step]
+                    adam_step, philox_uniform, philox_normal]
 TOLERANCE = {"float64": 1e-12, "float32": 1e-5}
 
 
@@ -424,6 +427,10 @@ CALLS = [
     _adam_call("adam_step", amsgrad=False, beta1=0.9, weight_decay=0),
     _adam_call("adam_step-amsgrad-weight_decay", amsgrad=True, beta1=0.9, weight_decay=0.01),
     _adam_call("adam_step-beta1_below_half", amsgrad=False, beta1=0.2, weight_decay=0),
+    # 37 values: a last counter only partly written; a seed above 2⁶³ and an offset past 2³² counters
+    Call("philox_uniform", philox_uniform, lambda rng, dtype: ((numpy.zeros(37, dtype), 2 ** 64 - 3, 2 ** 32 - 5), {}),
+         in_place=(0,)),
+    Call("philox_normal", philox_normal, lambda rng, dtype: ((numpy.zeros(37, dtype), 12345, 7), {}), in_place=(0,)),
 ]
 
 
@@ -768,6 +775,20 @@ def test_float32_kernels_compile_for_sm_90_with_cupys_options_without_spills_or_
     nvrtc.compileProgram(program, ["-arch=compute_90", *options])
     ptx = nvrtc.getPTX(program).decode()
     assert not re.findall(r"^\s*\S*\.f64\b", ptx, re.MULTILINE), f"{kernel.name} uses double precision"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("draw", [philox_uniform, philox_normal], ids=lambda draw: draw.__name__)
+def test_gpu_random_draws_equal_the_cpus_bit_for_bit(draw, dtype, emulated_gpu, monkeypatch):
+    """One stream on every device: the kernel, compiled without fused multiply-adds and run with
+    float32 denormals flushed (as CuPy runs it), gives the twin's bits, on more counters than
+    threads in the grid and across the 2³² counter boundary."""
+    monkeypatch.setattr(kernels.core, "MAX_BLOCKS", 3)
+    for seed, offset, size in [(0, 0, 4001), (2 ** 64 - 1, 2 ** 32 - 100, 1001), (987654321, 5, 3)]:
+        gpu, twin = numpy.full(size, numpy.nan, dtype), numpy.full(size, numpy.nan, dtype)
+        draw.launch(gpu, seed, offset)
+        draw.twin(twin, seed, offset)
+        assert_array_equal(gpu.view(f"u{gpu.itemsize}"), twin.view(f"u{twin.itemsize}"))
 
 
 def test_gpu_path_reads_strided_inputs_as_the_twin_does(emulated_gpu):

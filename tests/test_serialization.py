@@ -70,14 +70,14 @@ def test_nested_structures_round_trip(tmp_path):
     assert_same(roundtrip(obj, tmp_path), obj)
 
 
-def test_rng_state_with_big_ints_round_trips_and_restores_the_stream(tmp_path):
-    minigan.manual_seed(123)
+def test_rng_state_round_trips_through_a_checkpoint_and_restores_the_stream(tmp_path):
+    minigan.manual_seed(2 ** 64 - 5)  # a seed above int64's range survives as 8 unsigned bytes
     minigan.randn(5)
     state = minigan.get_rng_state()
-    assert any(abs(value) > 2 ** 64 for value in state["state"].values())  # really big ints
     expected = minigan.randn(8).array
     loaded = roundtrip({"rng": state}, tmp_path)["rng"]
-    assert loaded == state
+    assert loaded.dtype == minigan.uint8 and loaded.shape == (16,)
+    numpy.testing.assert_array_equal(loaded.numpy(), state.numpy())
     minigan.set_rng_state(loaded)
     numpy.testing.assert_array_equal(minigan.randn(8).array, expected)
 

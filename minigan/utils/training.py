@@ -323,7 +323,7 @@ class TrainingRun:
 
     # -- checkpoints --------------------------------------------------------------------------
     def save_checkpoint(self):
-        """Rank 0 writes the checkpoint (atomically) with every rank's random generator; returns its path."""
+        """Rank 0 writes the checkpoint (atomically) with every rank's random generators; returns its path."""
         rng_states = distributed.gather_object(minigan.get_rng_state())
         path = os.path.join(self.out, CHECKPOINT_PATTERN.format(step=self.step))
         if self.main:
@@ -359,9 +359,9 @@ class TrainingRun:
         for key, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][key])
         by_rank = state.get("rng_by_rank", [state["rng"]])
-        if len(by_rank) == distributed.world_size():
-            minigan.set_rng_state(by_rank[distributed.rank()])
-        else:  # another number of ranks: a fresh (seed, rank, step) stream for each
+        if len(by_rank) == distributed.world_size() and isinstance(by_rank[0], minigan.Tensor):
+            minigan.set_rng_state(by_rank[distributed.rank()])  # one stream for every device
+        else:  # another number of ranks, or an older minigan's generator: a fresh (seed, rank, step) stream for each
             minigan.manual_seed(int(np.random.SeedSequence(
                 [self.args.seed, distributed.rank(), state["step"]]).generate_state(1)[0]))
         for model in self.models.values():
