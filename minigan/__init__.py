@@ -26,7 +26,7 @@ from minigan.ops import (abs, add, all, amax, amin, any, argmax, argmin, bmm, ca
 from minigan.ops.math import clamp as clip
 from minigan.ops.math import allclose, einsum, equal, erf, expm1, promote_types, result_type
 from minigan.ops.reduce import norm  # after `ops`: minigan.ops.norm is the normalisation module
-from minigan.random import Generator, get_rng_state, manual_seed, set_rng_state
+from minigan.random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from minigan.serialization import CheckpointError, load, save
 from minigan.tensor import (Function, Tensor, enable_grad, is_grad_enabled, is_tensor, no_grad, numel,
                             set_grad_enabled)

@@ -120,8 +120,9 @@ def randn_like(input, dtype=None, requires_grad=False, device=None):
 
 
 def randint(low, high=None, size=(), generator=None, dtype=None, device=None):
-    if high is None:
-        low, high = 0, low
+    """Integers in [low, high); `randint(high, size)` as torch's randint(high, size) is [0, high)."""
+    if high is None or (isinstance(high, (tuple, list)) and size == ()):
+        low, high, size = 0, low, (size if high is None else high)
     draws = random.generator(device, generator).integers(low, high, size=tuple(size), dtype=dtype or numpy.int64)
     return Tensor(draws)
 

@@ -165,11 +165,12 @@ DEFAULT_SEED = 67280421310721  # torch.Generator()'s seed before manual_seed
 
 
 def _check_seed(seed):
-    """torch's seeds: integers in [−2⁶³, 2⁶⁴ − 1], a negative one read as 2⁶⁴ − 1 + seed."""
+    """torch's seeds: integers in [−2⁶³, 2⁶⁴ − 1], a negative one read as its 64-bit two's complement
+    (torch's documentation says 2⁶⁴ − 1 + seed; torch 2.13 gives 2⁶⁴ + seed, and so does minigan)."""
     seed = int(seed)
     if not _SEED_RANGE[0] <= seed <= _SEED_RANGE[1]:
         raise ValueError(f"manual_seed: the seed must be an integer in [-2**63, 2**64 - 1], got {seed}")
-    return seed + 2 ** 64 - 1 if seed < 0 else seed
+    return seed % 2 ** 64
 
 
 class Stream:
@@ -335,8 +336,13 @@ def set_rng_state(new_state, device="cpu"):
 
 # torch.cuda's seeding functions, set on minigan.cuda (which sits below this module) as on torch.cuda.
 # They act on the one default stream, as manual_seed, get_rng_state and set_rng_state do.
+def cuda_seed():
+    """torch.cuda.seed: seed with fresh entropy, returning nothing (torch.seed returns the seed)."""
+    seed()
+
+
 cuda.manual_seed = cuda.manual_seed_all = manual_seed
-cuda.seed = cuda.seed_all = seed
+cuda.seed = cuda.seed_all = cuda_seed
 cuda.initial_seed, cuda.get_rng_state, cuda.set_rng_state = initial_seed, get_rng_state, set_rng_state
 
 

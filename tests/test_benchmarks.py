@@ -179,4 +179,4 @@ def test_the_first_gpu_script_runs_end_to_end_on_the_standin(mnist_fixture, tmp_
         assert f"**PASS** {check}" in text, text
     for check in ("device tests", "speed", "sanitizer"):  # they need a real GPU
         assert f"**N/A** {check}" in text, text
-    assert "mnist_mlp stand-in: 2 steps" in text and "dcgan32: largest relative difference" in text
+    assert "mnist_mlp stand-in: 2 steps" in text and "dcgan32: gradients' largest relative difference" in text

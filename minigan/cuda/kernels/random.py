@@ -62,7 +62,9 @@ extern "C" __global__ void philox_uniform(T* __restrict__ out, long long count, 
         } else {
             for (int i = 0; i < 2; ++i) values[i] = T(bits_53(w[2 * i], w[2 * i + 1]) * 0x1p-53);
         }
-        for (int i = 0; i < PER_COUNTER && counter * PER_COUNTER + i < count; ++i) out[counter * PER_COUNTER + i] = values[i];
+        for (int i = 0; i < PER_COUNTER && counter * PER_COUNTER + i < count; ++i) {
+            out[counter * PER_COUNTER + i] = values[i];
+        }
     }
 }
 """)
@@ -111,7 +113,9 @@ extern "C" __global__ void philox_normal(T* __restrict__ out, long long count, l
         } else {
             box_muller((bits_53(w[0], w[1]) + 1.0) * 0x1p-53, bits_53(w[2], w[3]) * 0x1p-53, &values[0], &values[1]);
         }
-        for (int i = 0; i < PER_COUNTER && counter * PER_COUNTER + i < count; ++i) out[counter * PER_COUNTER + i] = values[i];
+        for (int i = 0; i < PER_COUNTER && counter * PER_COUNTER + i < count; ++i) {
+            out[counter * PER_COUNTER + i] = values[i];
+        }
     }
 }
 """)
