@@ -7,6 +7,7 @@ ops, layers, optimizers and kernel twins and fails on any numpy call on array da
 that would break on a GPU.
 """
 import ast
+import glob
 import importlib
 import dataclasses
 import os
@@ -14,6 +15,7 @@ import pathlib
 import re
 import sys
 import types
+import zlib
 from typing import Callable
 
 import numpy
@@ -431,6 +433,38 @@ def test_the_standin_refuses_what_the_installed_cupy_lacks_and_keeps_what_it_has
         with pytest.raises(TypeError, match="no __index__"):
             range(count)
         assert int(count) == 3  # the explicit conversion works, as in CuPy
+
+
+def _strings_of_cupys_indexing_module(cupy):
+    """The text in CuPy's compiled _routines_indexing module: Cython keeps a module's string
+    constants in the shared library, plain or in zlib-compressed blocks."""
+    library, = glob.glob(os.path.join(os.path.dirname(cupy.__file__), "_core", "_routines_indexing*.so"))
+    data = pathlib.Path(library).read_bytes()
+    texts = [data]
+    for start in (match.start() for match in re.finditer(rb"\x78[\x01\x5e\x9c\xda]", data)):
+        try:
+            texts.append(zlib.decompressobj().decompress(data[start:start + 1_000_000]))
+        except zlib.error:
+            continue
+    return b"".join(texts).decode("latin-1")
+
+
+def test_the_standin_takes_ufunc_at_only_for_the_dtypes_the_installed_cupy_takes():
+    cupy = pytest.importorskip("cupy", reason="needs CuPy (the test extra) to know its API")
+    messages = dict(re.findall(r"cupy\.(\w+)\.at only supports ([\w, ]+?),? as data type",
+                               _strings_of_cupys_indexing_module(cupy)))
+    assert set(messages) == set(standin.UFUNC_AT_DTYPES), messages
+    for ufunc, dtypes in messages.items():
+        assert tuple(dtypes.split(", ")) == standin.UFUNC_AT_DTYPES[ufunc], ufunc
+    index = standin.xp.asarray(numpy.array([0, 2, 0]))
+    target = standin.xp.zeros(3, dtype=numpy.float32)
+    standin.xp.add.at(target, index, standin.xp.ones(3, dtype=numpy.float32))
+    assert target.get().tolist() == [2.0, 0.0, 1.0]
+    for dtype in ("int8", "uint8", "int16", "bool", "complex64"):
+        with pytest.raises(TypeError, match=rf"cupy\.add\.at only supports int32, .* got {dtype}"):
+            standin.xp.add.at(standin.xp.zeros(3, dtype=dtype), index, standin.xp.ones(3, dtype=dtype))
+    with pytest.raises(TypeError, match="cupy.subtract.at only supports int32, uint32 as data type, got float32"):
+        standin.xp.subtract.at(target, index, standin.xp.ones(3, dtype=numpy.float32))
 
 
 def test_an_out_of_range_index_tensor_on_cuda_wraps_around_as_cupy_documents(standin_cuda):

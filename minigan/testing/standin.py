@@ -202,6 +202,16 @@ class _Namespace:
         return wrapped
 
 
+# The dtypes CuPy 14's `ufunc.at` takes (its scatter kernels are CUDA atomics): the messages of
+# cupy/_core/_routines_indexing.pyx, which tests/test_devices.py reads from the installed CuPy.
+_INTEGERS_AT = ("int32", "int64", "uint32", "uint64")
+UFUNC_AT_DTYPES = {"add": ("int32", "int64", "float16", "float32", "float64", "uint32", "uint64"),
+                   "subtract": ("int32", "uint32"),
+                   "maximum": ("int32", "int64", "float32", "float64", "uint32", "uint64"),
+                   "minimum": ("int32", "int64", "float32", "float64", "uint32", "uint64"),
+                   "bitwise_and": _INTEGERS_AT, "bitwise_or": _INTEGERS_AT, "bitwise_xor": _INTEGERS_AT}
+
+
 class _Ufunc:
     """A numpy ufunc on device arrays, with its methods (`xp.add.at`, `xp.maximum.reduce`)."""
 
@@ -216,7 +226,19 @@ class _Ufunc:
         path = f"{self._name.partition('.')[2]}.{method}"
         if _cupy_lacks(path):
             raise _missing_in_cupy(path)
-        return _device_call(getattr(self._ufunc, method), f"{self._name}.{method}")
+        call = _device_call(getattr(self._ufunc, method), f"{self._name}.{method}")
+        return self._at_checking_dtype(call) if method == "at" else call
+
+    def _at_checking_dtype(self, at):
+        ufunc = self._name.partition(".")[2]
+
+        def checked(target, *args, **kwargs):
+            supported = UFUNC_AT_DTYPES.get(ufunc, ())
+            if target.dtype.name not in supported:
+                raise TypeError(f"cupy.{ufunc}.at only supports {', '.join(supported) or 'no'} as data type, "
+                                f"got {target.dtype.name} (the stand-in refuses it as CuPy would)")
+            return at(target, *args, **kwargs)
+        return checked
 
 
 class Generator:
