@@ -49,23 +49,34 @@ __device__ void philox(u64 counter, u64 seed, u32 words[4]) {
 
 // 53 random bits of two words, as an integer-valued double.
 __device__ double bits_53(u32 high, u32 low) { return double(high >> 5) * 67108864.0 + double(low >> 6); }
-"""
 
-_UNIFORM = Kernel("philox_uniform", _PHILOX + r"""
-extern "C" __global__ void philox_uniform(T* __restrict__ out, long long count, long long seed, long long offset) {
+// A draw: thread t takes counters t, t + (threads in the grid), ...; values_of turns a counter's
+// words into its PER_COUNTER values, written to out in order (the last counter's only in part).
+template <class ValuesOf>
+__device__ void draw(T* out, long long count, long long seed, long long offset, ValuesOf values_of) {
     GRID_STRIDE_LOOP(counter, (count + PER_COUNTER - 1) / PER_COUNTER) {
-        u32 w[4];
-        philox((u64)offset + (u64)counter, (u64)seed, w);
+        u32 words[4];
+        philox((u64)offset + (u64)counter, (u64)seed, words);
         T values[4];
-        if constexpr (sizeof(T) == 4) {
-            for (int i = 0; i < 4; ++i) values[i] = T(w[i] >> 8) * T(0x1p-24);
-        } else {
-            for (int i = 0; i < 2; ++i) values[i] = T(bits_53(w[2 * i], w[2 * i + 1]) * 0x1p-53);
-        }
+        values_of(words, values);
         for (int i = 0; i < PER_COUNTER && counter * PER_COUNTER + i < count; ++i) {
             out[counter * PER_COUNTER + i] = values[i];
         }
     }
+}
+"""
+
+_UNIFORM = Kernel("philox_uniform", _PHILOX + r"""
+__device__ void uniform_values(const u32 w[4], T values[4]) {
+    if constexpr (sizeof(T) == 4) {
+        for (int i = 0; i < 4; ++i) values[i] = T(w[i] >> 8) * T(0x1p-24);
+    } else {
+        for (int i = 0; i < 2; ++i) values[i] = T(bits_53(w[2 * i], w[2 * i + 1]) * 0x1p-53);
+    }
+}
+
+extern "C" __global__ void philox_uniform(T* __restrict__ out, long long count, long long seed, long long offset) {
+    draw(out, count, seed, offset, uniform_values);
 }
 """)
 
@@ -100,23 +111,19 @@ __device__ void box_muller(T u1, T u2, T* z0, T* z1) {
     *z1 = radius * sin_turn;
 }
 
-extern "C" __global__ void philox_normal(T* __restrict__ out, long long count, long long seed, long long offset) {
-    GRID_STRIDE_LOOP(counter, (count + PER_COUNTER - 1) / PER_COUNTER) {
-        u32 w[4];
-        philox((u64)offset + (u64)counter, (u64)seed, w);
-        T values[4];
-        if constexpr (sizeof(T) == 4) {
-            for (int pair = 0; pair < 2; ++pair) {
-                const T u1 = T((w[2 * pair] >> 8) + 1) * T(0x1p-24), u2 = T(w[2 * pair + 1] >> 8) * T(0x1p-24);
-                box_muller(u1, u2, &values[2 * pair], &values[2 * pair + 1]);
-            }
-        } else {
-            box_muller((bits_53(w[0], w[1]) + 1.0) * 0x1p-53, bits_53(w[2], w[3]) * 0x1p-53, &values[0], &values[1]);
+__device__ void normal_values(const u32 w[4], T values[4]) {
+    if constexpr (sizeof(T) == 4) {  // two pairs: (w0, w1) and (w2, w3)
+        for (int pair = 0; pair < 2; ++pair) {
+            const T u1 = T((w[2 * pair] >> 8) + 1) * T(0x1p-24), u2 = T(w[2 * pair + 1] >> 8) * T(0x1p-24);
+            box_muller(u1, u2, &values[2 * pair], &values[2 * pair + 1]);
         }
-        for (int i = 0; i < PER_COUNTER && counter * PER_COUNTER + i < count; ++i) {
-            out[counter * PER_COUNTER + i] = values[i];
-        }
+    } else {
+        box_muller((bits_53(w[0], w[1]) + 1.0) * 0x1p-53, bits_53(w[2], w[3]) * 0x1p-53, &values[0], &values[1]);
     }
+}
+
+extern "C" __global__ void philox_normal(T* __restrict__ out, long long count, long long seed, long long offset) {
+    draw(out, count, seed, offset, normal_values);
 }
 """)
 
