@@ -1,7 +1,7 @@
 """Weight initialisation as torch.nn.init: each function fills a tensor in place and returns it.
 
-The values are drawn from the seeded generator of the tensor's device (`minigan.manual_seed`),
-or from `generator` (a numpy.random.Generator, or CuPy's) when given. They are written into the
+The values are drawn from minigan's default random stream (`minigan.manual_seed`), or from
+`generator` when given (a minigan.Generator of the tensor's device, or a numpy.random.Generator). They are written into the
 tensor's existing array, with no graph recorded, so parameters stay the same objects (an
 optimizer may already hold them).
 """
@@ -16,7 +16,7 @@ def _fill(tensor, values):
 
 
 def _generator(generator, tensor):
-    return random.generator(tensor.device) if generator is None else generator
+    return random.generator(tensor.device, generator)
 
 
 def calculate_gain(nonlinearity, param=None):

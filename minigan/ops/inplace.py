@@ -100,10 +100,9 @@ def _replaced(old, new):
 
 
 def _samples(x, draw, generator):
-    """draw(generator, shape) as a tensor of x's dtype on x's device: `generator` is a numpy (or
-    CuPy) Generator, by default the device's, seeded by manual_seed."""
-    generator = random.generator(x.device) if generator is None else generator
-    return Tensor(as_array(draw(generator, x.shape), dtype=x.dtype, device=x.device))
+    """draw(generator, shape) as a tensor of x's dtype on x's device: `generator` is a minigan
+    Generator of x's device, by default the default stream, seeded by manual_seed."""
+    return Tensor(as_array(draw(random.generator(x.device, generator), x.shape), dtype=x.dtype, device=x.device))
 
 
 # -- the in-place methods -----------------------------------------------------------------------
