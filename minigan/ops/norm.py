@@ -157,16 +157,21 @@ def normalize(x, mean, variance, weight, bias, eps):
 
 
 def _normalize_arrays(x, mean, variance, weight, bias, eps):
+    # as torch's CPU kernel: y = x·α + β, α = weight / sqrt(var + eps) and β = bias − mean·α per
+    # statistics group, so two passes over x instead of four
     xp = get_array_module(x)
     channels, spatial_ones = x.shape[1], (1,) * (x.ndim - 2)
     # C statistics (one per channel) or N·C (per sample and channel), whatever their shape
     stat_shape = (mean.size // channels, channels) + spatial_ones
-    y = (x - mean.reshape(stat_shape)) * (1 / xp.sqrt(variance.reshape(stat_shape) + eps))
     channel_shape = (channels,) + spatial_ones
+    scale = 1 / xp.sqrt(variance.reshape(stat_shape) + eps)
     if weight is not None:
-        y *= weight.reshape(channel_shape)
+        scale = scale * weight.reshape(channel_shape)
+    shift = -mean.reshape(stat_shape) * scale
     if bias is not None:
-        y += bias.reshape(channel_shape)
+        shift = shift + bias.reshape(channel_shape)
+    y = x * scale
+    y += shift
     return y
 
 

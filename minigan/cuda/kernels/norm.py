@@ -4,7 +4,7 @@ For x of shape (N, C, *):
 
     norm_statistics(x)                   mean and biased variance per channel (over N and *),
     norm_statistics(x, per_sample=True)  ... per (sample, channel) (over *), for InstanceNorm;
-    normalize(x, mean, var, w, b, eps)   y = (x - mean) · 1/sqrt(var + eps) · w + b, per element.
+    normalize(x, mean, var, w, b, eps)   y = x·α + β per element, α = w/sqrt(var + eps), β = b − mean·α.
 
 The statistics kernel gives each group one block, which makes two passes over the group's
 values: their mean, then the mean of the squared deviations from it, each thread's share summed
@@ -78,10 +78,11 @@ extern "C" __global__ void normalize(
     GRID_STRIDE_LOOP(i, size) {
         const long long group = i / inner;
         const long long s = group % stat_groups, c = group % channels;
-        T value = (x[i] - mean[s]) * (T(1) / sqrt(variance[s] + eps));
-        if (weight != nullptr) value = value * weight[c];
-        if (bias != nullptr) value = value + bias[c];
-        y[i] = value;
+        T scale = T(1) / sqrt(variance[s] + eps);      // y = x·scale + shift, as the twin
+        if (weight != nullptr) scale = scale * weight[c];
+        T shift = -mean[s] * scale;
+        if (bias != nullptr) shift = shift + bias[c];
+        y[i] = x[i] * scale + shift;
     }
 }
 """)
