@@ -106,8 +106,8 @@ class NormGrad(Function):
     statistics come from the forward of `norm` (a BatchStatisticsNorm), as values, and so does x̂
     where the caller has it (`normalized`).
 
-    Its backward differentiates that formula in g and in x, written with Tensor ops on (a copy
-    of) x, the statistics computed again as ops of x."""
+    Its backward (what a gradient penalty differentiates) is in closed form, written with Tensor
+    ops so that it differentiates again."""
 
     def __init__(self, norm, normalized=None):
         self.norm, self.normalized = norm, normalized
@@ -121,18 +121,27 @@ class NormGrad(Function):
                        - normalized * (grad_output * normalized).mean(axis=axes, keepdims=True))
 
     def backward(self, grad_grad):
-        outer_records = is_grad_enabled()  # whether the gradients returned must have a graph
-        with enable_grad():  # the formula above as Tensor ops, to differentiate even where nothing records
-            # stand-ins joined to the inputs by a copy (a fresh leaf for one outside the graph), so
-            # that the gradients come back as expressions of the inputs' graphs without walking them
-            grad_output, x = (clone(t) if t.requires_grad else t.detach().requires_grad_() for t in self.inputs)
+        # With gg = grad_grad and r = rstd, the derivative of Σ gg · dx
+        #   in g: the map g ↦ dx is symmetric, so it is that map applied to gg, NormGrad(gg, x);
+        #   in x: −r² · (x̂ · (mean(gg·g) − mean(g)·mean(gg) − 3·mean(g·x̂)·mean(gg·x̂))
+        #                + mean(gg·x̂) · (g − mean(g)) + mean(g·x̂) · (gg − mean(gg))),
+        # x̂ (by Standardized) and r² (= 1 / (var + eps), var as ops of x) being functions of x.
+        grad_output, x = self.inputs
+        grads = [NormGrad(self.norm)(grad_grad, x) if self.needs_input_grad[0] else None, None]
+        if self.needs_input_grad[1]:
             axes = _reduced_axes(self.norm.per_sample, x.ndim)
-            normalized, (_, variance) = _normalize(x, axes, self.norm.eps)
-            grad_x = rsqrt(variance + self.norm.eps) * (grad_output - grad_output.mean(axes, keepdim=True) - normalized
-                                                        * (grad_output * normalized).mean(axes, keepdim=True))
-            wanted = [tensor for tensor, needed in zip((grad_output, x), self.needs_input_grad) if needed]
-            grads = iter(grad(grad_x, wanted, grad_grad, create_graph=outer_records, allow_unused=True))
-            return tuple(next(grads) if needed else None for needed in self.needs_input_grad)
+
+            def mean(t):
+                return t.mean(axes, keepdim=True)
+
+            centered = x - mean(x)
+            normalized = Standardized(self.norm)(x)
+            g_mean, gg_mean = mean(grad_output), mean(grad_grad)
+            g_projection, gg_projection = mean(grad_output * normalized), mean(grad_grad * normalized)
+            coupling = mean(grad_grad * grad_output) - g_mean * gg_mean - 3 * g_projection * gg_projection
+            grads[1] = -(normalized * coupling + gg_projection * (grad_output - g_mean)
+                         + g_projection * (grad_grad - gg_mean)) / (mean(centered * centered) + self.norm.eps)
+        return tuple(grads)
 
 
 def norm_statistics(x, per_sample):
