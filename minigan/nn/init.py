@@ -1,9 +1,9 @@
 """Weight initialisation as torch.nn.init: each function fills a tensor in place and returns it.
 
 The values are drawn from minigan's default random stream (`minigan.manual_seed`), or from
-`generator` when given (a minigan.Generator of the tensor's device, or a numpy.random.Generator). They are written into the
-tensor's existing array, with no graph recorded, so parameters stay the same objects (an
-optimizer may already hold them).
+`generator` when given (a minigan.Generator of the tensor's device, or a numpy.random.Generator).
+They are written into the tensor's existing array, with no graph recorded, so parameters stay the
+same objects (an optimizer may already hold them).
 """
 import math
 

@@ -137,8 +137,9 @@ class LeakyReLUGrad(ActivationGrad):
             return select(y > 0, grad_output, grad_output * self.negative_slope)
         # g · max(1 where y > 0 else 0, slope): g · 1 or g · slope, bit for bit what select gives,
         # in three array passes where select takes six, and in y's memory layout
-        factor = (y > 0).astype(grad_output.dtype)
-        get_array_module(y).maximum(factor, grad_output.dtype.type(self.negative_slope), out=factor)
+        xp = get_array_module(y)
+        factor = xp.asarray(y > 0).astype(grad_output.dtype)  # asarray: a 0-d comparison gives a numpy scalar
+        xp.maximum(factor, grad_output.dtype.type(self.negative_slope), out=factor)
         factor *= grad_output
         return factor
 

@@ -21,13 +21,11 @@ graph, with the *unbiased* batch variance (divide by n - 1), as torch does.
 """
 import numbers
 
-from minigan.autograd import grad
 from minigan.backend import get_array_module
 from minigan.cuda import kernels
 from minigan.errors import ShapeError
 from minigan.ops.math import rsqrt
-from minigan.ops.shape import clone
-from minigan.tensor import Function, enable_grad, is_grad_enabled
+from minigan.tensor import Function
 
 
 # --------------------------------------------------------------------------------------------
