@@ -258,6 +258,19 @@ def test_the_tricks_change_d_as_asked_and_bad_values_are_refused(mnist_fixture, 
         assert message in capsys.readouterr().err
 
 
+def test_a_checkpoint_of_an_older_minigan_resumes_with_a_fresh_stream(mnist_fixture, tmp_path):
+    """Before the Philox stream, checkpoints held numpy's generator state (a dict): such a run
+    resumes, its parameters exact, its noise from a fresh (seed, rank, step) stream."""
+    run_example("mnist_mlp", mnist_fixture, tmp_path, "--max-steps", "2")
+    path = tmp_path / "checkpoint-00000002.npz"
+    state = minigan.load(path)
+    state["rng"] = {"bit_generator": "PCG64", "state": {"state": 1, "inc": 3}, "has_uint32": 0, "uinteger": 0}
+    state["rng_by_rank"] = [state["rng"]]
+    minigan.save(state, path)
+    resumed = run_example("mnist_mlp", mnist_fixture, tmp_path, "--max-steps", "4", "--resume")
+    assert resumed["steps"] == 4 and all(numpy.isfinite(v) for v in resumed["final_losses"].values())
+
+
 @pytest.mark.parametrize("script", ["mnist_mlp", "dcgan", "wgan_gp", "wgan", "cgan"])
 def test_a_users_mistake_prints_its_message_without_a_traceback_and_exits_2(script, mnist_fixture, tmp_path):
     command = [sys.executable, os.path.join(EXAMPLES, f"{script}.py"), "--resume", "--out", str(tmp_path),

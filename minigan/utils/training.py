@@ -323,7 +323,7 @@ class TrainingRun:
 
     # -- checkpoints --------------------------------------------------------------------------
     def save_checkpoint(self):
-        """Rank 0 writes the checkpoint (atomically) with every rank's random generators; returns its path."""
+        """Rank 0 writes the checkpoint (atomically) with every rank's random generator; returns its path."""
         rng_states = distributed.gather_object(minigan.get_rng_state())
         path = os.path.join(self.out, CHECKPOINT_PATTERN.format(step=self.step))
         if self.main:
