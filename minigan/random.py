@@ -152,9 +152,13 @@ def fill_normal(out, seed, offset):
 
 
 def _words(out, seed, offset):
-    xp = backend.get_array_module(out)
-    counters = xp.arange(-(-out.size // values_per_counter(out.dtype)), dtype=numpy.uint64) + numpy.uint64(offset)
-    return philox(counters, seed)
+    """The words of the counters a draw into `out` takes: k values a counter (values_per_counter)."""
+    return counter_words(backend.get_array_module(out), seed, offset, -(-out.size // values_per_counter(out.dtype)))
+
+
+def counter_words(xp, seed, offset, count):
+    """The four words of each of `count` counters from `offset` on, as (4, count) uint32 of xp."""
+    return philox(xp.arange(count, dtype=numpy.uint64) + numpy.uint64(offset), seed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -251,9 +255,8 @@ class Generator:
         if not low < high:
             raise ValueError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
         shape, xp = _shape(size), backend.module_for(self.device)
-        count = math.prod(shape)
-        seed, offset = self.stream.take(-(-count // 2))
-        words = philox(xp.arange(-(-count // 2), dtype=numpy.uint64) + numpy.uint64(offset), seed).astype(numpy.uint64)
+        count, counters = math.prod(shape), -(-math.prod(shape) // 2)
+        words = counter_words(xp, *self.stream.take(counters), counters).astype(numpy.uint64)
         bits = ((words[0::2] << numpy.uint64(32)) | words[1::2]).T.reshape(-1)[:count]
         span, start = numpy.uint64(high - low), numpy.uint64(low % 2 ** 64)
         return (bits % span + start).view(numpy.int64).reshape(shape).astype(dtype)  # wraps mod 2⁶⁴: exact

@@ -814,6 +814,23 @@ def test_select_is_numpys_where_bit_for_bit(if_true, if_false, dtype):
     numpy.testing.assert_array_equal(chosen.view(unsigned), expected.view(unsigned))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("slope", [0.0, 0.01, 0.2, 1.0, 1.5, -0.3])
+def test_leaky_relu_grad_is_numpys_where_bit_for_bit_in_the_outputs_layout(slope, dtype):
+    from minigan.ops.activation import LeakyReLUGrad
+    rng = _rng("leaky grad", slope, dtype)
+    y = rng.standard_normal((6, 5, 4, 3)).astype(dtype).transpose(3, 0, 1, 2)  # a conv output's layout
+    g = rng.standard_normal((6, 5, 4, 3)).astype(dtype).transpose(3, 0, 1, 2)
+    y.flat[:4], g.flat[4:12] = [numpy.nan, -0.0, 0.0, numpy.inf], [numpy.nan, numpy.inf, -numpy.inf, -0.0] * 2
+    unsigned = f"u{numpy.dtype(dtype).itemsize}"
+    for y_, g_ in ((y, g), (y[0, 0, 0, 0], g[0, 0, 0, 0]), (y[:0], g[:0])):  # 0-d and empty too
+        grad = LeakyReLUGrad(slope).forward(g_, y_)
+        expected = numpy.where(y_ > 0, g_, g_ * numpy.dtype(dtype).type(slope))
+        assert grad.dtype == dtype and grad.shape == numpy.shape(y_)
+        numpy.testing.assert_array_equal(numpy.asarray(grad).view(unsigned), expected.view(unsigned))
+    assert LeakyReLUGrad(slope).forward(g, y).strides == y.strides
+
+
 def test_the_float32_emulation_flushes_denormals_as_cupys_ftz_and_the_ulp_check_tells_errors(emulated_gpu):
     x = numpy.array([-100.0, 0.0, 3.0], dtype=numpy.float32)  # sigmoid(-100) = 3.7e-44, a float32 denormal
     gpu, twin = bias_activation.launch(x, None, "sigmoid"), bias_activation.twin(x, None, "sigmoid")

@@ -232,6 +232,8 @@ def test_torch_cuda_seeding_functions_act_on_the_one_stream():
     minigan.cuda.set_rng_state_all(minigan.cuda.get_rng_state_all()[:0] + [state])
     numpy.testing.assert_array_equal(minigan.rand(3).numpy(), expected)
     assert minigan.cuda.seed() is None and minigan.initial_seed() != 17
+    fresh = minigan.seed()  # torch.seed: fresh entropy, the seed returned
+    assert isinstance(fresh, int) and 0 <= fresh < 2 ** 64 and minigan.initial_seed() == fresh
 
 
 def test_dropout_masks_and_initial_weights_are_the_same_on_the_cpu_and_the_device(standin_cuda):

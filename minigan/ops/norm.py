@@ -38,13 +38,18 @@ def _normalize(input, reduced_axes, eps, statistics=None):
     1 so they broadcast back), unless `statistics` gives them, e.g. the running statistics.
     """
     if statistics is None:
-        mean = input.mean(reduced_axes, keepdim=True)
-        centered = input - mean
-        variance = (centered * centered).mean(reduced_axes, keepdim=True)
+        mean, centered, variance = _moments(input, reduced_axes)
     else:
         mean, variance = statistics
         centered = input - mean
     return centered * rsqrt(variance + eps), (mean, variance)
+
+
+def _moments(input, reduced_axes):
+    """The mean over `reduced_axes` (kept as axes of size 1), input − mean and the biased variance."""
+    mean = input.mean(reduced_axes, keepdim=True)
+    centered = input - mean
+    return mean, centered, (centered * centered).mean(reduced_axes, keepdim=True)
 
 
 class BatchStatisticsNorm(Function):
@@ -132,13 +137,13 @@ class NormGrad(Function):
             def mean(t):
                 return t.mean(axes, keepdim=True)
 
-            centered = x - mean(x)
+            _, _, variance = _moments(x, axes)
             normalized = Standardized(self.norm)(x)
             g_mean, gg_mean = mean(grad_output), mean(grad_grad)
             g_projection, gg_projection = mean(grad_output * normalized), mean(grad_grad * normalized)
             coupling = mean(grad_grad * grad_output) - g_mean * gg_mean - 3 * g_projection * gg_projection
             grads[1] = -(normalized * coupling + gg_projection * (grad_output - g_mean)
-                         + g_projection * (grad_grad - gg_mean)) / (mean(centered * centered) + self.norm.eps)
+                         + g_projection * (grad_grad - gg_mean)) / (variance + self.norm.eps)
         return tuple(grads)
 
 
